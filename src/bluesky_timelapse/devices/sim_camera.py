@@ -1,0 +1,144 @@
+"""A camera that needs no hardware: a synthetic garden, written through our writers."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from ophyd import Component as Cpt
+from ophyd import Device, Kind, Signal
+from ophyd.signal import SignalRO
+from ophyd.status import DeviceStatus
+
+from ..storage import FrameFormat, WriterFactory
+from .filestore import FileStoreMixin, FrameSignal
+from .paths import PathSemantics
+from .scene import GardenScene
+
+
+class ExposureSignal(Signal):
+    """Exposure time in seconds; refuses anything but a finite number >= 0."""
+
+    def check_value(self, value: Any) -> None:
+        """Raise ``ValueError`` for a negative, non-finite or non-numeric exposure."""
+        super().check_value(value)
+        valid = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (valid and math.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"exposure {value!r} is invalid; allowed: a finite number of seconds >= 0"
+            )
+
+
+class SimCamera(FileStoreMixin, Device):
+    """A simulated camera with a scene that changes over time.
+
+    Each trigger waits ``exposure`` seconds on a worker thread (the RunEngine's loop
+    is never blocked), renders the scene at the current scene time, writes the
+    frame with the chosen writer, and completes its Status. The scene time is
+    ``time.time() * time_scale``: with ``time_scale=1`` the sun follows the UTC day;
+    ``time_scale=3600`` makes each real second an hour of the garden's life.
+
+    Parameters
+    ----------
+    name
+        Device name; data keys are ``{name}_image`` and ``{name}_scene_time``.
+    write_path_template, root, read_path_template, path_semantics
+        Where frames go; see :class:`~bluesky_timelapse.devices.FileStoreMixin`.
+    writer
+        ``"tiff"``, ``"hdf5"``, ``"zarr"``, ``"npy"`` (or any installed writer name),
+        or a writer factory.
+    writer_options
+        Keyword arguments for the writer (e.g. ``{"fsync": False}``).
+    shape
+        Frame size ``(y, x)``.
+    dtype
+        Pixel type, e.g. ``"uint8"``, ``"uint16"``, ``"float32"``.
+    colour
+        RGB frames ``(y, x, 3)`` if True, grayscale ``(y, x)`` if False.
+    exposure
+        Seconds each trigger takes, >= 0.
+    time_scale
+        Scene seconds per real second, > 0.
+    **kwargs
+        Passed to :class:`ophyd.Device`.
+
+    Examples
+    --------
+    >>> camera = SimCamera(name="camera", root="/tmp", write_path_template="/tmp/%Y/%m/%d")
+    >>> RE(count([camera], num=5))  # doctest: +SKIP
+    """
+
+    image = Cpt(FrameSignal, kind=Kind.normal)
+    scene_time = Cpt(Signal, value=0.0, kind=Kind.normal)
+    exposure = Cpt(ExposureSignal, value=0.0, kind=Kind.config)
+    frame_shape = Cpt(SignalRO, value=[], kind=Kind.config)
+    frame_dtype = Cpt(SignalRO, value="", kind=Kind.config)
+    writer_name = Cpt(SignalRO, value="", kind=Kind.config)
+    time_scale = Cpt(SignalRO, value=1.0, kind=Kind.config)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        write_path_template: str,
+        root: str = "/",
+        read_path_template: str | None = None,
+        path_semantics: PathSemantics = "posix",
+        writer: str | WriterFactory = "tiff",
+        writer_options: dict[str, Any] | None = None,
+        shape: Sequence[int] = (480, 640),
+        dtype: str | np.dtype[Any] = "uint16",
+        colour: bool = False,
+        exposure: float = 0.0,
+        time_scale: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        ExposureSignal(name="exposure").check_value(exposure)
+        if not (isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0):
+            raise ValueError(f"time_scale {time_scale!r} is invalid; allowed: a number > 0")
+        self.frame_format = FrameFormat((*shape, 3) if colour else tuple(shape), np.dtype(dtype))
+        self.scene = GardenScene(self.frame_format)
+        super().__init__(
+            name=name,
+            write_path_template=write_path_template,
+            root=root,
+            read_path_template=read_path_template,
+            path_semantics=path_semantics,
+            writer=writer,
+            writer_options=writer_options,
+            **kwargs,
+        )
+        self.exposure.put(float(exposure))
+        for signal, value in (
+            (self.frame_shape, list(self.frame_format.shape)),
+            (self.frame_dtype, self.frame_format.dtype.name),
+            (self.writer_name, self._writer_label),
+            (self.time_scale, float(time_scale)),
+        ):
+            signal._readback = value  # SignalRO refuses put(); fixed once, here
+        self._acquisition = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-acquire")
+
+    def trigger(self) -> DeviceStatus:
+        """Expose, render and store one frame on the worker thread."""
+        status = DeviceStatus(self)
+        exposure = self.exposure.get()
+        opened = time.time()
+        self._acquisition.submit(self._acquire, status, opened, exposure)
+        return status
+
+    def _acquire(self, status: DeviceStatus, opened: float, exposure: float) -> None:
+        try:
+            if exposure:
+                time.sleep(exposure)
+            scene_time = opened * self.time_scale.get()
+            datum_id = self.store_frame(self.scene.render(scene_time))
+            self.scene_time.put(scene_time)
+            self.image.put(datum_id)
+        except Exception as err:
+            status.set_exception(err)
+        else:
+            status.set_finished()

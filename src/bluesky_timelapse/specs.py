@@ -1,0 +1,27 @@
+"""The document vocabulary: Resource specs and the mimetypes Tiled reads them as.
+
+The standard specs (``AD_TIFF``, ``AD_HDF5``, ``NPY_SEQ``) are known to Tiled and
+databroker already. Zarr has no standard Resource spec, so frames written to Zarr
+carry :data:`ZARR_ARRAY`, which :data:`SPEC_TO_MIMETYPE` maps to Tiled's Zarr
+mimetype; pass it to ``TiledWriter(..., spec_to_mimetype=SPEC_TO_MIMETYPE)``.
+"""
+
+from typing import Final
+
+AD_TIFF: Final = "AD_TIFF"
+"""One TIFF file per frame; ``resource_kwargs``: template, filename (frame_per_point 1)."""
+
+AD_HDF5: Final = "AD_HDF5"
+"""One HDF5 file per run; frames stacked in the dataset ``/entry/data/data``."""
+
+NPY_SEQ: Final = "NPY_SEQ"
+"""One ``.npy`` file per frame, ``{resource_path}_{index}.npy``, as ``ophyd.sim`` writes."""
+
+ZARR_ARRAY: Final = "BLUESKY_TIMELAPSE_ZARR"
+"""A Zarr v3 array of shape ``(N, *frame_shape)``; the resource points at the array."""
+
+HDF5_DATASET: Final = "/entry/data/data"
+"""The dataset TiledWriter assumes for :data:`AD_HDF5` resources."""
+
+SPEC_TO_MIMETYPE: Final[dict[str, str]] = {ZARR_ARRAY: "application/x-zarr"}
+"""The specs of this package that Tiled does not know, mapped to its mimetypes."""
