@@ -115,7 +115,10 @@ class PathTemplates:
                 f"({NATIVE_PATH_SEMANTICS!r}): give read_path_template for the path readers "
                 "see, and an absolute local write_path_template"
             )
-        if self.read_path_template is not None and not Path(self.write_path_template).is_absolute():
+        if (
+            self.read_path_template is not None
+            and not Path(self.write_path_template).is_absolute()
+        ):
             raise ValueError(
                 f"write_path_template {self.write_path_template!r} must be an absolute local "
                 "path when read_path_template is given (it is not relative to root then)"

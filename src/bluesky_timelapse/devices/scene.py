@@ -73,7 +73,7 @@ class GardenScene:
         _disc(frame, cy, cx, radius, self._colour(_SUN))
 
     def _draw_plant(self, frame: np.ndarray, growth: float) -> None:
-        height, width = frame.shape[:2]
+        width = frame.shape[1]
         stem_height = int(growth * self._horizon * 0.7)
         if stem_height < 1:
             return
@@ -110,7 +110,7 @@ def _to_pixels(rgb: np.ndarray, frame_format: FrameFormat) -> np.ndarray:
     if frame_format.is_colour:
         image = rgb
         if frame_format.shape[2] == 4:
-            alpha = np.ones(rgb.shape[:2] + (1,), dtype=np.float32)
+            alpha = np.ones((*rgb.shape[:2], 1), dtype=np.float32)
             image = np.concatenate([rgb, alpha], axis=2)
     else:
         image = rgb @ _LUMA

@@ -98,7 +98,9 @@ class SimCamera(FileStoreMixin, Device):
         **kwargs: Any,
     ) -> None:
         ExposureSignal(name="exposure").check_value(exposure)
-        if not (isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0):
+        if not (
+            isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
+        ):
             raise ValueError(f"time_scale {time_scale!r} is invalid; allowed: a number > 0")
         self.frame_format = FrameFormat((*shape, 3) if colour else tuple(shape), np.dtype(dtype))
         self.scene = GardenScene(self.frame_format)

@@ -59,9 +59,7 @@ class TiffSequenceWriter(FileFrameWriter):
         photometric = "rgb" if frame.ndim == 3 else "minisblack"
 
         def write(file: IO[bytes]) -> Any:
-            tifffile.imwrite(
-                file, frame, photometric=photometric, compression=self.compression
-            )
+            tifffile.imwrite(file, frame, photometric=photometric, compression=self.compression)
 
         write_new_file(self.path_of(index), write, fsync=self.fsync)
 

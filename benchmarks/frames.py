@@ -1,0 +1,520 @@
+"""Frame-writing throughput: the RunEngine path against the bare library limit.
+
+For each writer (``tiff``, ``hdf5``, ``zarr``, ``npy``) and each durability mode
+(fsync on / off) this script writes the same number of frames of the same size
+(default 200 frames of 1024x1024 ``uint16``) four ways, side by side in one run:
+
+bare loop
+    A plain Python loop calling the storage library directly (``tifffile.imwrite``,
+    ``h5py``, ``zarr``, ``numpy.save``) with the same layout and the same
+    durability as our writer: the floor set by disk and library. The frames are
+    rendered beforehand by the scene the camera uses, so rendering is not timed.
+writer loop
+    Our writer (``writer_for(name, fsync=...)``) appending the same pre-rendered
+    frames in a plain loop: the writer's own overhead over the bare library.
+RunEngine
+    ``RE(count([camera], num=N))`` with :class:`~bluesky_timelapse.devices.SimCamera`
+    and a bare ``RunEngine({})`` (only a cheap document counter subscribed): what a
+    user gets, including rendering, documents, threads and the event loop.
+ophyd.sim
+    ``ophyd.sim.SynSignalWithRegistry`` (``numpy.save``, no fsync) counted by the
+    same RunEngine, for reference in the ``npy`` row with fsync off.
+
+Every measurement runs in a fresh temporary directory, after ``os.sync()`` so no
+earlier run's dirty pages are written back during it; the repeats are interleaved
+and the median is reported. The render cost per frame is printed apart.
+
+Target: the RunEngine path reaches at least 0.8x the bare loop's frames/s for
+TIFF and HDF5 (ratios below it are marked ``<`` in the table).
+
+Run it with the project's virtualenv::
+
+    .venv/bin/python benchmarks/frames.py                  # defaults, a few minutes
+    .venv/bin/python benchmarks/frames.py --frames 20 --size 256 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import tifffile
+import zarr
+from bluesky import RunEngine
+from bluesky.plans import count
+from ophyd.sim import SynSignalWithRegistry
+
+from bluesky_timelapse.devices import GardenScene, SimCamera
+from bluesky_timelapse.storage import FrameFormat, writer_for
+
+WRITERS: tuple[str, ...] = ("tiff", "hdf5", "zarr", "npy")
+TARGET_RATIO = 0.8
+TARGET_WRITERS: tuple[str, ...] = ("tiff", "hdf5")
+HDF5_DATASET = "/entry/data/data"
+DAY = 86_400.0
+
+PATHS: tuple[str, ...] = ("bare", "writer", "runengine", "ophyd")
+"""The measured paths, in the order they run within one repeat."""
+
+Frames = Sequence[np.ndarray]
+Measurement = Callable[[Path], float]
+"""Runs one measurement in a fresh empty directory, returns the timed seconds."""
+
+
+# --- bare loops: the library alone, same layout and durability as our writers ---------
+
+
+def _fsync_fd_of(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def bare_tiff(directory: Path, frames: Frames, fsync: bool) -> None:
+    """One ``tifffile.imwrite`` per frame into a file created exclusively."""
+    directory_fd = os.open(directory, os.O_RDONLY)
+    try:
+        for index, frame in enumerate(frames):
+            with open(directory / f"bare_{index:06d}.tiff", "xb") as file:
+                tifffile.imwrite(file, frame, photometric="minisblack")
+                if fsync:
+                    file.flush()
+                    os.fsync(file.fileno())
+            if fsync:
+                os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
+
+
+def bare_hdf5(directory: Path, frames: Frames, fsync: bool) -> None:
+    """A chunked resizable SWMR dataset: resize, write and flush per frame."""
+    shape, dtype = frames[0].shape, frames[0].dtype
+    with h5py.File(directory / "bare.h5", "w-", libver="latest") as file:
+        dataset = file.create_dataset(
+            HDF5_DATASET,
+            shape=(0, *shape),
+            maxshape=(None, *shape),
+            chunks=(1, *shape),
+            dtype=dtype,
+        )
+        file.swmr_mode = True
+        handle = file.id.get_vfd_handle() if fsync else None
+        for index, frame in enumerate(frames):
+            dataset.resize(index + 1, axis=0)
+            dataset[index] = frame
+            dataset.flush()
+            if handle is not None:
+                os.fsync(handle)
+    if fsync:
+        _fsync_fd_of(directory / "bare.h5")
+
+
+def bare_zarr(directory: Path, frames: Frames, fsync: bool) -> None:
+    """A Zarr v3 array in a group, one frame per chunk: resize and write per frame.
+
+    With fsync, the frame's chunk file, its directories, the array metadata and the
+    array directories are synced, as :class:`ZarrWriter` does.
+    """
+    shape, dtype = frames[0].shape, frames[0].dtype
+    group = zarr.open_group(directory / "bare.zarr", mode="w-", zarr_format=3)
+    array = group.create_array(
+        "data",
+        shape=(0, *shape),
+        chunks=(1, *shape),
+        dtype=dtype,
+        fill_value=0,
+        compressors=None,
+        config={"write_empty_chunks": True},
+    )
+    array_dir = directory / "bare.zarr" / "data"
+    trailing_chunk_key = ("0",) * len(shape)
+    for index, frame in enumerate(frames):
+        array.resize((index + 1, *shape))
+        array[index] = frame
+        if fsync:
+            chunk = array_dir.joinpath("c", str(index), *trailing_chunk_key)
+            _fsync_fd_of(chunk)
+            for parent in chunk.parents:
+                _fsync_fd_of(parent)
+                if parent == array_dir:
+                    break
+            _fsync_fd_of(array_dir / "zarr.json")
+
+
+def bare_npy(directory: Path, frames: Frames, fsync: bool) -> None:
+    """One ``numpy.save`` per frame into a file created exclusively."""
+    directory_fd = os.open(directory, os.O_RDONLY)
+    try:
+        for index, frame in enumerate(frames):
+            with open(directory / f"bare_{index}.npy", "xb") as file:
+                np.save(file, frame, allow_pickle=False)
+                if fsync:
+                    file.flush()
+                    os.fsync(file.fileno())
+            if fsync:
+                os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
+
+
+BARE_LOOPS: dict[str, Callable[[Path, Frames, bool], None]] = {
+    "tiff": bare_tiff,
+    "hdf5": bare_hdf5,
+    "zarr": bare_zarr,
+    "npy": bare_npy,
+}
+
+
+def writer_loop(name: str, directory: Path, frames: Frames, fsync: bool) -> None:
+    """Our writer, opened, fed the frames in a plain loop, and closed."""
+    writer = writer_for(name, fsync=fsync)
+    writer.open(directory, "writer")
+    try:
+        for frame in frames:
+            writer.append(frame)
+    finally:
+        writer.close()
+
+
+# --- the RunEngine paths ---------------------------------------------------------------
+
+
+class DocumentCounter:
+    """The cheapest useful RunEngine callback: counts documents by name."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def expect_events(self, n: int, what: str) -> None:
+        """Raise unless the last run emitted exactly ``n`` events and ``n`` datums."""
+        events, datums = self.counts.get("event", 0), self.counts.get("datum", 0)
+        if events != n or datums != n:
+            raise RuntimeError(
+                f"{what}: expected {n} events and {n} datums, got {events} and {datums} "
+                f"(documents: {self.counts})"
+            )
+
+
+def time_camera(
+    RE: RunEngine,
+    counter: DocumentCounter,
+    directory: Path,
+    writer: str,
+    fsync: bool,
+    n: int,
+    size: int,
+) -> float:
+    """Seconds of ``RE(count([camera], num=n))`` with a SimCamera writing to ``directory``."""
+    camera = SimCamera(
+        name="camera",
+        root=str(directory),
+        write_path_template=str(directory),
+        writer=writer,
+        writer_options={"fsync": fsync},
+        shape=(size, size),
+        dtype="uint16",
+        colour=False,
+        exposure=0.0,
+    )
+    counter.counts.clear()
+    start = time.perf_counter()
+    RE(count([camera], num=n))
+    elapsed = time.perf_counter() - start
+    counter.expect_events(n, f"SimCamera/{writer}")
+    return elapsed
+
+
+def time_ophyd_sim(
+    RE: RunEngine, counter: DocumentCounter, directory: Path, frames: Frames
+) -> float:
+    """Seconds of ``RE(count([sig], num=n))`` with ophyd.sim's SynSignalWithRegistry."""
+    frame_source = itertools.cycle(frames)
+    signal = SynSignalWithRegistry(
+        name="img", func=lambda: next(frame_source), save_path=str(directory)
+    )
+    counter.counts.clear()
+    start = time.perf_counter()
+    RE(count([signal], num=len(frames)))
+    elapsed = time.perf_counter() - start
+    counter.expect_events(len(frames), "ophyd.sim.SynSignalWithRegistry")
+    return elapsed
+
+
+# --- harness ---------------------------------------------------------------------------
+
+
+def render_frames(size: int, n: int) -> tuple[list[np.ndarray], float, float]:
+    """Render ``n`` frames spread over a scene day with the camera's scene.
+
+    Returns the frames and the seconds per frame of a first (cold cache) and of a
+    second (warm cache) rendering pass.
+    """
+    scene = GardenScene(FrameFormat((size, size), np.dtype("uint16")))
+    times = [DAY * index / n for index in range(n)]
+    start = time.perf_counter()
+    frames = [scene.render(t) for t in times]
+    cold = (time.perf_counter() - start) / n
+    start = time.perf_counter()
+    for t in times:
+        scene.render(t)
+    warm = (time.perf_counter() - start) / n
+    return frames, cold, warm
+
+
+def timed_loop(loop: Callable[[Path], None]) -> Measurement:
+    """Wrap an untimed loop into a measurement timing the whole loop."""
+
+    def measure(directory: Path) -> float:
+        start = time.perf_counter()
+        loop(directory)
+        return time.perf_counter() - start
+
+    return measure
+
+
+def measurements(
+    writer: str,
+    fsync: bool,
+    frames: Frames,
+    size: int,
+    RE: RunEngine,
+    counter: DocumentCounter,
+) -> dict[str, Measurement]:
+    """The measurements of one table row, keyed by path (see :data:`PATHS`)."""
+    bare = BARE_LOOPS[writer]
+    row: dict[str, Measurement] = {
+        "bare": timed_loop(lambda d: bare(d, frames, fsync)),
+        "writer": timed_loop(lambda d: writer_loop(writer, d, frames, fsync)),
+        "runengine": lambda d: time_camera(RE, counter, d, writer, fsync, len(frames), size),
+    }
+    if writer == "npy" and not fsync:
+        row["ophyd"] = lambda d: time_ophyd_sim(RE, counter, d, frames)
+    return row
+
+
+def run_in_fresh_directory(measure: Measurement, tmpdir: str | None) -> float:
+    """Run ``measure`` in a new temporary directory, after syncing earlier writes."""
+    with tempfile.TemporaryDirectory(dir=tmpdir, prefix="bt-frames-") as directory:
+        os.sync()
+        return measure(Path(directory))
+
+
+def package_version(name: str) -> str:
+    """The installed version of distribution ``name``, or ``"?"``."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
+
+
+def filesystem_of(path: str) -> str:
+    """Describe the filesystem holding ``path``, like ``df -T``, from /proc/mounts."""
+    real = os.path.realpath(path)
+    best: tuple[str, str, str, str] | None = None
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                device, mount, fstype, options, *_ = line.split()
+                mount = mount.replace("\\040", " ")
+                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+                if inside and (best is None or len(mount) >= len(best[1])):
+                    best = (device, mount, fstype, options)
+    except OSError:
+        pass
+    free_gb = shutil.disk_usage(real).free / 1e9
+    if best is None:
+        return f"{real} ({free_gb:.0f} GB free; filesystem unknown)"
+    device, mount, fstype, options = best
+    return f"{real}: {fstype} on {device} mounted at {mount} ({options}), {free_gb:.0f} GB free"
+
+
+def machine_facts(tmpdir: str) -> list[str]:
+    """Lines describing the interpreter, libraries, CPUs and the temp filesystem."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    libraries = ", ".join(
+        f"{name} {package_version(name)}"
+        for name in ("numpy", "tifffile", "h5py", "zarr", "bluesky", "ophyd")
+    )
+    return [
+        f"python    {platform.python_version()} ({sys.executable})",
+        f"platform  {platform.platform()}",
+        f"libraries {libraries}, HDF5 {h5py.version.hdf5_version}",
+        f"cpus      {os.cpu_count()} ({usable} usable)",
+        f"tmp       {filesystem_of(tmpdir)}",
+    ]
+
+
+def format_table(
+    writers: Sequence[str],
+    fsync_modes: Sequence[bool],
+    results: dict[tuple[str, bool], dict[str, list[float]]],
+    frame_bytes: int,
+) -> list[str]:
+    """The results table: median frames/s per path, the ratio and the RunEngine MB/s."""
+    header = (
+        "writer",
+        "fsync",
+        "bare fr/s",
+        "writer fr/s",
+        "RunEngine fr/s",
+        "RE/bare",
+        "ophyd.sim fr/s",
+        "RE MB/s",
+    )
+    rows: list[tuple[str, ...]] = [header]
+    for writer in writers:
+        for fsync in fsync_modes:
+            rates = {path: statistics.median(v) for path, v in results[writer, fsync].items()}
+            ratio = rates["runengine"] / rates["bare"]
+            low = writer in TARGET_WRITERS and ratio < TARGET_RATIO
+            rows.append(
+                (
+                    writer,
+                    "on" if fsync else "off",
+                    f"{rates['bare']:.1f}",
+                    f"{rates['writer']:.1f}",
+                    f"{rates['runengine']:.1f}",
+                    f"{ratio:.2f}{' <' if low else '  '}",
+                    f"{rates['ophyd']:.1f}" if "ophyd" in rates else "n/a",
+                    f"{rates['runengine'] * frame_bytes / 1e6:.1f}",
+                )
+            )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
+        lines.append("  ".join(cells))
+    lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--frames", type=int, default=200, help="frames per measurement")
+    parser.add_argument("--size", type=int, default=1024, help="frames are SIZE x SIZE uint16")
+    parser.add_argument(
+        "--writers",
+        nargs="+",
+        default=list(WRITERS),
+        help=f"writers to measure, space- or comma-separated, from {', '.join(WRITERS)}",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="repeats; the median is shown")
+    durability = parser.add_mutually_exclusive_group()
+    durability.add_argument(
+        "--fsync",
+        dest="fsync_modes",
+        action="store_const",
+        const=(True,),
+        help="only with fsync on (default: both modes)",
+    )
+    durability.add_argument(
+        "--no-fsync",
+        dest="fsync_modes",
+        action="store_const",
+        const=(False,),
+        help="only with fsync off (default: both modes)",
+    )
+    parser.set_defaults(fsync_modes=(True, False))
+    parser.add_argument(
+        "--tmpdir", default=None, help="where the temporary directories go (default: system tmp)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also print every repeat's frames/s"
+    )
+    args = parser.parse_args(argv)
+    args.writers = [name for item in args.writers for name in item.split(",") if name]
+    unknown = sorted(set(args.writers) - set(WRITERS))
+    if unknown:
+        parser.error(f"unknown writer(s) {', '.join(unknown)}; allowed: {', '.join(WRITERS)}")
+    for option in ("frames", "size", "repeat"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option} must be >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the machine facts and the results table."""
+    args = parse_args(argv)
+    tmpdir = args.tmpdir or tempfile.gettempdir()
+    n, size = args.frames, args.size
+
+    frames, render_cold, render_warm = render_frames(size, n)
+    frame_bytes = frames[0].nbytes
+
+    RE = RunEngine({})
+    counter = DocumentCounter()
+    RE.subscribe(counter)
+
+    results: dict[tuple[str, bool], dict[str, list[float]]] = {
+        (writer, fsync): {} for writer in args.writers for fsync in args.fsync_modes
+    }
+    for repeat in range(args.repeat):
+        for writer in args.writers:
+            for fsync in args.fsync_modes:
+                row = measurements(writer, fsync, frames, size, RE, counter)
+                for path in PATHS:
+                    if path not in row:
+                        continue
+                    seconds = run_in_fresh_directory(row[path], args.tmpdir)
+                    results[writer, fsync].setdefault(path, []).append(n / seconds)
+                    print(
+                        f"[{repeat + 1}/{args.repeat}] {writer:<4} fsync "
+                        f"{'on ' if fsync else 'off'} {path:<9} {n / seconds:8.1f} fr/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+    print("\n".join(machine_facts(tmpdir)))
+    print(
+        f"frames    {n} x {size}x{size} uint16 ({frame_bytes / 1e6:.2f} MB each), "
+        f"median of {args.repeat} repeat(s)"
+    )
+    print(
+        f"render    {render_warm * 1e3:.2f} ms/frame with a warm background cache "
+        f"({render_cold * 1e3:.2f} ms/frame on the first, cold pass); the RunEngine path "
+        "renders, the loops do not"
+    )
+    print()
+    print("\n".join(format_table(args.writers, args.fsync_modes, results, frame_bytes)))
+    print()
+    print(
+        f"target: RunEngine >= {TARGET_RATIO}x bare loop for {' and '.join(TARGET_WRITERS)}; "
+        "'<' marks a miss. MB = 1e6 bytes. ophyd.sim writes NPY without fsync."
+    )
+    if args.verbose:
+        print()
+        for (writer, fsync), paths in results.items():
+            for path, rates in paths.items():
+                runs = " ".join(f"{rate:.1f}" for rate in rates)
+                print(f"{writer:<4} fsync {'on ' if fsync else 'off'} {path:<9} {runs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

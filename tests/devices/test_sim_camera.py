@@ -1,0 +1,102 @@
+"""The simulated camera in a real RunEngine (devices/sim_camera.py)."""
+
+import time
+
+import numpy as np
+import pytest
+from bluesky.plans import count
+
+from bluesky_timelapse.devices import SimCamera
+from support import FORMATS, WRITERS, only, read_frames_from_resource, validate
+
+
+def make_camera(tmp_path, **kwargs):
+    arguments = {"name": "cam", "root": str(tmp_path), "write_path_template": "%Y/%m/%d"}
+    return SimCamera(**(arguments | kwargs))
+
+
+@pytest.mark.parametrize("frame_kind", FORMATS)
+@pytest.mark.parametrize("writer", WRITERS)
+def test_count_writes_valid_documents_and_exact_frames(
+    RE, documents, tmp_path, writer, frame_kind
+):
+    camera = make_camera(tmp_path, writer=writer, time_scale=3600.0, **FORMATS[frame_kind])
+    RE(count([camera], num=5))
+
+    validate(documents)
+    assert [name for name, _ in documents].count("event") == 5
+    (resource,) = only(documents, "resource")
+    datums = only(documents, "datum")
+    events = only(documents, "event")
+    assert [datum["resource"] for datum in datums] == [resource["uid"]] * 5
+    assert [event["data"]["cam_image"] for event in events] == [d["datum_id"] for d in datums]
+    assert all(event["filled"] == {"cam_image": False} for event in events)
+
+    (descriptor,) = only(documents, "descriptor")
+    data_key = descriptor["data_keys"]["cam_image"]
+    assert data_key["external"] == "FILESTORE:"
+    assert data_key["shape"] == list(camera.frame_format.shape)
+    assert data_key["dtype_numpy"] == np.dtype(FORMATS[frame_kind]["dtype"]).str
+
+    produced = np.stack([camera.scene.render(e["data"]["cam_scene_time"]) for e in events])
+    np.testing.assert_array_equal(read_frames_from_resource(resource, 5), produced)
+    assert camera.writer is None  # unstaged: the writer is closed
+
+
+def test_scene_time_follows_the_clock_times_the_time_scale(RE, documents, tmp_path):
+    before = time.time()
+    RE(count([make_camera(tmp_path, writer="npy", time_scale=3600.0, exposure=0.01)], num=3))
+    after = time.time()
+    scene_times = [event["data"]["cam_scene_time"] for event in only(documents, "event")]
+    assert scene_times == sorted(set(scene_times))
+    assert before * 3600 <= scene_times[0] and scene_times[-1] <= after * 3600
+
+
+def test_configuration_reports_exposure_shape_dtype_and_writer(tmp_path):
+    camera = make_camera(tmp_path, writer="hdf5", shape=(30, 40), colour=True, dtype="uint8")
+    camera.exposure.put(0.25)
+    configuration = {key: value["value"] for key, value in camera.read_configuration().items()}
+    assert configuration == {
+        "cam_exposure": 0.25,
+        "cam_frame_shape": [30, 40, 3],
+        "cam_frame_dtype": "uint8",
+        "cam_writer_name": "hdf5",
+        "cam_time_scale": 1.0,
+    }
+
+
+def test_trigger_returns_at_once_and_finishes_after_the_exposure(tmp_path):
+    camera = make_camera(tmp_path, exposure=0.5)
+    camera.stage()
+    try:
+        status = camera.trigger()
+        assert not status.done
+        status.wait(timeout=10)
+        assert status.success
+        (resource, datum) = [doc for _, doc in camera.collect_asset_docs()]
+        assert camera.read()["cam_image"]["value"] == datum["datum_id"]
+        assert datum["resource"] == resource["uid"]
+    finally:
+        camera.unstage()
+
+
+@pytest.mark.parametrize("exposure", [-1.0, float("nan"), float("inf"), "1s", True])
+def test_bad_exposure_is_refused_with_the_value(tmp_path, exposure):
+    with pytest.raises(ValueError, match=rf"exposure {exposure!r} is invalid; allowed: a finite"):
+        make_camera(tmp_path, exposure=exposure)
+    camera = make_camera(tmp_path)
+    with pytest.raises(ValueError, match="allowed: a finite number of seconds >= 0"):
+        camera.exposure.put(exposure)
+    assert camera.exposure.get() == 0.0
+
+
+def test_bad_frame_settings_are_refused_at_construction(tmp_path):
+    with pytest.raises(ValueError, match="'int8' is not supported"):
+        make_camera(tmp_path, dtype="int8")
+    with pytest.raises(ValueError, match=r"frame shape \(0, 10\)"):
+        make_camera(tmp_path, shape=(0, 10))
+    with pytest.raises(ValueError, match="time_scale -2 is invalid"):
+        make_camera(tmp_path, time_scale=-2)
+    with pytest.raises(ValueError, match=r"unknown writer 'png'; allowed: hdf5, npy, tiff, zarr"):
+        make_camera(tmp_path, writer="png")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,50 @@
+"""Helpers for the tests: schema checks, document filters, readers of written frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import event_model
+import h5py
+import numpy as np
+import tifffile
+import zarr
+
+Documents = list[tuple[str, dict[str, Any]]]
+
+
+def validate(documents: Documents) -> None:
+    """Check every document against the event-model schema."""
+    for name, doc in documents:
+        event_model.schema_validators[event_model.DocumentNames[name]].validate(doc)
+
+
+def only(documents: Documents, name: str) -> list[dict[str, Any]]:
+    """The documents called ``name``."""
+    return [doc for doc_name, doc in documents if doc_name == name]
+
+
+def read_frames_from_resource(resource: dict[str, Any], count: int) -> np.ndarray:
+    """Read ``count`` frames the way a consumer does: with the format's own library."""
+    path = Path(resource["root"], resource["resource_path"])
+    spec = resource["spec"]
+    kwargs = resource["resource_kwargs"]
+    if spec == "AD_TIFF":
+        names = [kwargs["template"] % ("", kwargs["filename"], i) for i in range(count)]
+        return np.stack([tifffile.imread(path / name) for name in names])
+    if spec == "AD_HDF5":
+        with h5py.File(path, "r", swmr=True) as file:
+            return file["/entry/data/data"][:count]
+    if spec == "NPY_SEQ":
+        return np.stack([np.load(f"{path}_{i}.npy") for i in range(count)])
+    if spec == "BLUESKY_TIMELAPSE_ZARR":
+        return zarr.open_array(path, mode="r")[:count]
+    raise AssertionError(f"unexpected spec {spec}")
+
+
+WRITERS = ["tiff", "hdf5", "zarr", "npy"]
+FORMATS: dict[str, dict[str, Any]] = {
+    "mono-uint16": {"shape": (48, 64), "dtype": "uint16", "colour": False},
+    "rgb-uint8": {"shape": (48, 64), "dtype": "uint8", "colour": True},
+}
