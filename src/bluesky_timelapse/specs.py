@@ -9,7 +9,7 @@ mimetype; pass it to ``TiledWriter(..., spec_to_mimetype=SPEC_TO_MIMETYPE)``.
 from typing import Final
 
 AD_TIFF: Final = "AD_TIFF"
-"""One TIFF file per frame; ``resource_kwargs``: template, filename (frame_per_point 1)."""
+"""One TIFF file per frame; the resource_kwargs are template and filename."""
 
 AD_HDF5: Final = "AD_HDF5"
 """One HDF5 file per run; frames stacked in the dataset ``/entry/data/data``."""
