@@ -48,3 +48,26 @@ FORMATS: dict[str, dict[str, Any]] = {
     "mono-uint16": {"shape": (48, 64), "dtype": "uint16", "colour": False},
     "rgb-uint8": {"shape": (48, 64), "dtype": "uint8", "colour": True},
 }
+
+
+def install_distribution(
+    directory: Path,
+    name: str,
+    entry_points: dict[str, dict[str, str]],
+    modules: dict[str, str],
+) -> None:
+    """Lay out an installed distribution in ``directory`` (put it on ``sys.path``).
+
+    ``entry_points`` maps group -> entry point name -> ``module:attribute``;
+    ``modules`` maps module name -> source.
+    """
+    dist_info = directory / f"{name}-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = []
+    for group, points in entry_points.items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{point} = {target}" for point, target in points.items())
+    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    for module, source in modules.items():
+        (directory / f"{module}.py").write_text(source)

@@ -1,31 +1,31 @@
 """Entry point discovery (plugins.py), with a real installed third-party distribution."""
 
 import logging
-import textwrap
 
 import pytest
 
 from bluesky_timelapse import plugins
 from bluesky_timelapse.devices import SimCamera
+from support import install_distribution
 
 
 @pytest.fixture
 def third_party(tmp_path, monkeypatch):
     """A distribution on sys.path declaring one working and one broken camera."""
-    dist_info = tmp_path / "thirdcam-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdcam\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            """\
-            [bluesky_timelapse.devices]
-            GoodCam = thirdcam_good:GoodCam
-            BrokenCam = thirdcam_broken:BrokenCam
-            """
-        )
+    install_distribution(
+        tmp_path,
+        "thirdcam",
+        {
+            "bluesky_timelapse.devices": {
+                "GoodCam": "thirdcam_good:GoodCam",
+                "BrokenCam": "thirdcam_broken:BrokenCam",
+            }
+        },
+        {
+            "thirdcam_good": "class GoodCam:\n    pass\n",
+            "thirdcam_broken": "raise RuntimeError('needs a driver')\n",
+        },
     )
-    (tmp_path / "thirdcam_good.py").write_text("class GoodCam:\n    pass\n")
-    (tmp_path / "thirdcam_broken.py").write_text("raise RuntimeError('needs a driver')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 

@@ -6,24 +6,13 @@ Exit codes: 0 success, 1 the command failed, 2 bad command line.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import platformdirs
-
 from . import __version__
-
-DATA_DIR_VARIABLE = "BLUESKY_TIMELAPSE_DIR"
-"""Environment variable that overrides the default data directory."""
-
-
-def default_data_dir() -> Path:
-    """``$BLUESKY_TIMELAPSE_DIR``, else the platform's user data directory."""
-    override = os.environ.get(DATA_DIR_VARIABLE)
-    return Path(override) if override else platformdirs.user_data_path("bluesky-timelapse")
+from .locations import DATA_DIR_VARIABLE, default_data_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,60 @@
+"""What survives a crash: timelapse state files and the RunEngine's metadata.
+
+A :class:`TimelapseStore` keeps one crash-safe JSON file per timelapse, holding a
+:class:`TimelapseState` whose slots move through an explicit state machine::
+
+    store = TimelapseStore()
+    state = store.load("bench-7")
+    state.mark_running(state.next_index, scheduled, lateness=0.4, started=now)
+    store.save(state)
+
+:class:`PersistentMetadata` is ``RE.md`` kept in a JSON file, so that ``scan_id``
+survives restarts::
+
+    RE = RunEngine(PersistentMetadata(path))
+
+Both write through :func:`atomic_write`: a crash leaves the old content or the new,
+and a damaged file is set aside, never overwritten or deleted.
+"""
+
+from .atomic import atomic_write, fsync_directory, move_aside
+from .metadata import PersistentMetadata
+from .store import (
+    FINAL_SLOT_STATUSES,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SLOT_STATUSES,
+    SLOT_TRANSITIONS,
+    CorruptStoreError,
+    SlotRecord,
+    SlotStatus,
+    Suspension,
+    TimelapseState,
+    TimelapseStatus,
+    TimelapseStore,
+    UnsupportedVersionError,
+    default_store_directory,
+    validate_timelapse_id,
+)
+
+__all__ = [
+    "FINAL_SLOT_STATUSES",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SLOT_STATUSES",
+    "SLOT_TRANSITIONS",
+    "CorruptStoreError",
+    "PersistentMetadata",
+    "SlotRecord",
+    "SlotStatus",
+    "Suspension",
+    "TimelapseState",
+    "TimelapseStatus",
+    "TimelapseStore",
+    "UnsupportedVersionError",
+    "atomic_write",
+    "default_store_directory",
+    "fsync_directory",
+    "move_aside",
+    "validate_timelapse_id",
+]

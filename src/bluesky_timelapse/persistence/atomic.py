@@ -1,0 +1,162 @@
+"""Crash-safe file primitives shared by the timelapse store and the metadata mapping.
+
+A file written with :func:`atomic_write` holds either its old or its new content after
+a crash or a power cut, never a mixture: the new bytes go to a temporary file in the
+same directory, which is flushed and fsynced, then renamed over the target, and the
+directory itself is fsynced so the rename is durable too.
+
+A damaged file is never overwritten or deleted: :func:`move_aside` renames it to
+``<name>.corrupt-<UTC timestamp>`` beside itself, never clobbering an earlier one.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+logger = logging.getLogger("bluesky_timelapse.persistence")
+"""The logger of the persistence layer: recoveries from damaged files are WARNINGs."""
+
+FILE_MODE = 0o600
+"""Mode of every file the persistence layer writes: readable by its owner only."""
+
+DIRECTORY_MODE = 0o700
+"""Mode of every directory the persistence layer creates."""
+
+TEMPORARY_SUFFIX = ".tmp"
+"""Temporary files are named ``.<target name>.<random hex>.tmp``: hidden, never a target."""
+
+
+def atomic_write(
+    path: Path | str, data: bytes, *, mode: int = FILE_MODE, exclusive: bool = False
+) -> None:
+    """Replace the content of ``path`` with ``data`` so that a crash leaves one or the other.
+
+    Parameters
+    ----------
+    path
+        The file to create or replace. Its directory must exist.
+    data
+        The complete new content.
+    mode
+        Permission bits of the new file, applied whatever the umask (default 0600).
+    exclusive
+        If True, only create: raise ``FileExistsError`` if ``path`` exists, even when
+        another process creates it at the same moment.
+
+    Raises
+    ------
+    FileExistsError
+        If ``exclusive`` and ``path`` exists.
+    OSError
+        If any step fails. The target then still has its old content (or is still
+        absent) and the temporary file is removed.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            if hasattr(os, "fchmod"):  # exact mode whatever the umask; POSIX only
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            if not _rename_no_replace(temporary, path):
+                raise FileExistsError(f"{str(path)!r} already exists; it is never replaced")
+        else:
+            os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path | str) -> None:
+    """Flush a directory's entries (creations, renames) to stable storage.
+
+    Platforms and filesystems that cannot fsync a directory are silently accepted.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as err:
+        if err.errno in (errno.EACCES, errno.EISDIR):  # Windows cannot open directories
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def make_private_directory(directory: Path | str) -> Path:
+    """Create ``directory`` (and its parents) if missing; a new one gets mode 0700.
+
+    An existing directory keeps its mode: whoever made it chose who may read it.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(DIRECTORY_MODE)
+        fsync_directory(directory.parent)
+    return directory
+
+
+def utc_timestamp(when: datetime | None = None) -> str:
+    """``YYYYmmddTHHMMSSZ`` of ``when`` (default now), for names of files set aside."""
+    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def move_aside(path: Path | str, *, tag: str = "corrupt") -> Path:
+    """Rename ``path`` to ``<name>.<tag>-<UTC timestamp>`` in its directory and return that.
+
+    A name already taken gets ``-1``, ``-2``... appended: an earlier file set aside is
+    never replaced. The rename is fsynced.
+
+    Parameters
+    ----------
+    path
+        The file to set aside.
+    tag
+        Why it is set aside; a word of letters, digits or ``-``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    path = Path(path)
+    base = f"{path.name}.{tag}-{utc_timestamp()}"
+    for attempt in range(10_000):
+        aside = path.with_name(base if attempt == 0 else f"{base}-{attempt}")
+        if _rename_no_replace(path, aside):
+            fsync_directory(path.parent)
+            return aside
+    raise FileExistsError(f"cannot set {str(path)!r} aside: 10000 names {base}-N are taken")
+
+
+def _rename_no_replace(source: Path, target: Path) -> bool:
+    """Rename unless ``target`` exists; False if it does. Atomic where hard links exist."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return False
+    except OSError:
+        # No hard links here (FAT, some network filesystems): check, then rename.
+        if target.exists() or target.is_symlink():
+            return False
+        os.rename(source, target)
+        return True
+    source.unlink()
+    return True

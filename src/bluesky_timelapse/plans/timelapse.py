@@ -1,0 +1,531 @@
+"""The timelapse plan: one bluesky run per scheduled slot, recorded so it can resume.
+
+Each slot runs an inner plan (``count(detectors)`` unless told otherwise) as one
+run whose start document carries ``timelapse_id``, ``slot_index``,
+``scheduled_time`` and ``lateness``. Every change of a slot's state is saved to
+the :class:`~bluesky_timelapse.persistence.TimelapseStore` before the plan goes
+on, so a crash costs at most the slot it interrupted, and
+:func:`resume_timelapse` continues exactly where the timelapse was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+import bluesky.plan_stubs as bps
+import bluesky.plans
+import bluesky.preprocessors as bpp
+from bluesky.protocols import Readable
+from bluesky.utils import InvalidCommand, MsgGenerator, RunEngineControlException
+
+from .. import plugins
+from ..persistence import TimelapseState, TimelapseStore
+from ..suspenders import suspension_log
+from .runs import close_orphaned_run, watch_runs
+from .schedule import Schedule, Slot, schedule_from_spec
+from .stubs import wait_until
+
+logger = logging.getLogger(__name__)
+
+MissedPolicy = Literal["skip", "catch_up", "run_all"]
+FailurePolicy = Literal["continue", "stop"]
+PlanFactory = Callable[..., MsgGenerator[Any]]
+
+MISSED_POLICIES: tuple[str, ...] = get_args(MissedPolicy)
+FAILURE_POLICIES: tuple[str, ...] = get_args(FailurePolicy)
+
+
+@dataclass(frozen=True)
+class TimelapseOptions:
+    """How a timelapse runs; stored with it, so a resume runs the same way.
+
+    Attributes
+    ----------
+    plan, plan_kwargs
+        The inner plan's name and its keyword arguments; called as
+        ``plan(detectors, **plan_kwargs)``.
+    grace
+        Seconds a slot may start late and still run (see ``missed``).
+    missed
+        What happens to a slot later than ``grace``: ``"skip"`` records it missed;
+        ``"catch_up"`` runs the latest overdue slot once, now; ``"run_all"`` runs
+        every overdue slot, now.
+    warmup, warmup_plan
+        The warm-up plan starts ``warmup`` seconds before the first slot, and
+        before the first slot after a standby.
+    standby_threshold, standby_plan
+        When the next slot is more than ``standby_threshold`` seconds away, the
+        standby plan runs and the rig warms up again before that slot.
+    on_failure
+        ``"continue"`` records a failed slot and goes on; ``"stop"`` ends the
+        timelapse.
+    """
+
+    plan: str = "count"
+    plan_kwargs: dict[str, Any] | None = None
+    grace: float = 60.0
+    missed: MissedPolicy = "skip"
+    warmup: float = 0.0
+    warmup_plan: str | None = None
+    standby_threshold: float | None = None
+    standby_plan: str | None = None
+    on_failure: FailurePolicy = "continue"
+
+    def __post_init__(self) -> None:
+        _check_choice("missed", self.missed, MISSED_POLICIES)
+        _check_choice("on_failure", self.on_failure, FAILURE_POLICIES)
+        _check_seconds("grace", self.grace)
+        _check_seconds("warmup", self.warmup)
+        if self.standby_threshold is not None:
+            _check_seconds("standby_threshold", self.standby_threshold)
+        for field in ("plan", "warmup_plan", "standby_plan"):
+            name = getattr(self, field)
+            if name is not None:
+                resolve_plan(name, field=field)  # fail now, not at the first slot
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the store."""
+        return {field: getattr(self, field) for field in self.__dataclass_fields__}
+
+
+def resolve_plan(name: str, *, field: str = "plan") -> PlanFactory:
+    """Find a plan by name: ``bluesky.plans`` first, then the plan entry points.
+
+    Raises
+    ------
+    ValueError
+        If no plan of that name exists; the message lists the allowed names.
+    """
+    found = getattr(bluesky.plans, name, None)
+    if callable(found) and not name.startswith("_"):
+        return found
+    try:
+        plan: PlanFactory = plugins.load(plugins.PLANS, name)
+    except ValueError:
+        entry_points = [p.name for p in plugins.available(plugins.PLANS)]
+        raise ValueError(
+            f"{field} {name!r} is not a known plan; allowed: a plan of bluesky.plans "
+            f"(e.g. 'count') or one of the bluesky_timelapse.plans entry points "
+            f"({', '.join(entry_points) or 'none installed'})"
+        ) from None
+    return plan
+
+
+def timelapse(
+    detectors: Sequence[Readable],
+    schedule: dict[str, Any] | str,
+    *,
+    plan: str = "count",
+    plan_kwargs: dict[str, Any] | None = None,
+    grace: float = 60.0,
+    missed: MissedPolicy = "skip",
+    warmup: float = 0.0,
+    warmup_plan: str | None = None,
+    standby_threshold: float | None = None,
+    standby_plan: str | None = None,
+    on_failure: FailurePolicy = "continue",
+    timelapse_id: str | None = None,
+    store: str | None = None,
+    md: dict[str, Any] | None = None,
+) -> MsgGenerator[str]:
+    """Acquire on a schedule, one run per slot, resumable after any crash.
+
+    Parameters
+    ----------
+    detectors
+        The devices each slot reads (passed to the inner plan).
+    schedule
+        A schedule as a dict or JSON text (see
+        :func:`~bluesky_timelapse.plans.schedule.schedule_from_spec`), e.g.
+        ``{"kind": "every", "interval": "10m", "count": 144}``; a
+        :class:`~bluesky_timelapse.plans.schedule.Schedule` works too.
+    plan, plan_kwargs, grace, missed, warmup, warmup_plan, standby_threshold, standby_plan, on_failure
+        See :class:`TimelapseOptions`.
+    timelapse_id
+        Name of the timelapse in the store; generated if not given. An existing
+        id is refused (use :func:`resume_timelapse`).
+    store
+        Directory of the store; default: the user data directory (or
+        ``$BLUESKY_TIMELAPSE_DIR``).
+    md
+        Metadata for every run of the timelapse.
+
+    Yields
+    ------
+    Msg
+        A checkpoint and an absolute-time wait before each slot, then the inner
+        plan's messages, with the slot's metadata in its start document.
+
+    Returns
+    -------
+    str
+        The timelapse id.
+
+    Raises
+    ------
+    ValueError
+        For a bad schedule or option, or a schedule with no slot left to run under
+        ``missed="skip"``, before anything is recorded.
+    """
+    parsed = schedule if isinstance(schedule, Schedule) else schedule_from_spec(schedule)
+    options = TimelapseOptions(
+        plan=plan,
+        plan_kwargs=dict(plan_kwargs or {}),
+        grace=grace,
+        missed=missed,
+        warmup=warmup,
+        warmup_plan=warmup_plan,
+        standby_threshold=standby_threshold,
+        standby_plan=standby_plan,
+        on_failure=on_failure,
+    )
+    _check_not_all_past(parsed, options)
+    timelapse_store = store if isinstance(store, TimelapseStore) else TimelapseStore(store)
+    now = datetime.now(UTC)
+    state = TimelapseState(
+        timelapse_id=timelapse_id or f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+        created=now,
+        updated=now,
+        status="running",
+        schedule=parsed.to_dict(),
+        detectors=[device.name for device in detectors],
+        plan=plan,
+        plan_kwargs=options.plan_kwargs or {},
+        md=dict(md or {}),
+        options=options.to_dict(),
+        slots=[],
+        suspensions=[],
+    )
+    timelapse_store.create(state)
+    logger.info("timelapse %s created in %s", state.timelapse_id, timelapse_store.directory)
+    yield from _run(_Recorder(timelapse_store, state), detectors, parsed, options)
+    return state.timelapse_id
+
+
+def resume_timelapse(
+    timelapse_id: str,
+    detectors: Sequence[Readable],
+    *,
+    missed: MissedPolicy | None = None,
+    store: str | None = None,
+) -> MsgGenerator[str]:
+    """Continue a timelapse from its store, after a crash, a stop or a reboot.
+
+    A slot left running is recorded ``interrupted`` and the run it had opened gets
+    its stop document (exit_status ``"abort"``); overdue slots follow the missed
+    policy; the others run on time. No slot is ever acquired twice.
+
+    Parameters
+    ----------
+    timelapse_id
+        The timelapse to continue.
+    detectors
+        The same devices as when it started (checked by name).
+    missed
+        Overrides the stored missed-slot policy for this resume.
+    store
+        Directory of the store, as given to :func:`timelapse`.
+
+    Yields
+    ------
+    Msg
+        The stop documents owed by the previous session, then as :func:`timelapse`.
+
+    Returns
+    -------
+    str
+        The timelapse id.
+    """
+    timelapse_store = store if isinstance(store, TimelapseStore) else TimelapseStore(store)
+    state = timelapse_store.load(timelapse_id)
+    names = [device.name for device in detectors]
+    if names != state.detectors:
+        raise ValueError(
+            f"detectors {names} differ from those timelapse {timelapse_id!r} started with "
+            f"({state.detectors}); allowed: the same devices, in the same order"
+        )
+    stored: dict[str, Any] = dict(state.options)
+    if missed is not None:
+        stored["missed"] = missed
+    options = TimelapseOptions(**stored)
+    schedule = schedule_from_spec(state.schedule)
+    recorder = _Recorder(timelapse_store, state)
+    recorder.interrupt_running("the process running the timelapse ended during this slot")
+    yield from _close_orphaned_runs(recorder)
+    if state.status != "running":
+        recorder.reopen()
+    yield from _run(recorder, detectors, schedule, options)
+    return state.timelapse_id
+
+
+class _Recorder:
+    """Applies state changes and saves each one before the plan goes on.
+
+    Suspension notices arrive on other threads, hence the lock.
+    """
+
+    def __init__(self, store: TimelapseStore, state: TimelapseState) -> None:
+        self.store = store
+        self.state = state
+        self._lock = threading.Lock()
+
+    def _save(self) -> None:
+        self.store.save(self.state)
+
+    def missed(self, slots: Sequence[Slot], lateness_of: Callable[[Slot], float]) -> None:
+        with self._lock:
+            for slot in slots:
+                self.state.mark_missed(slot.index, slot.time, lateness=lateness_of(slot))
+            self._save()
+        logger.warning(
+            "timelapse %s: %d slot(s) missed (%s .. %s), later than the grace period",
+            self.state.timelapse_id,
+            len(slots),
+            slots[0].index,
+            slots[-1].index,
+        )
+
+    def running(self, slot: Slot, lateness: float) -> None:
+        with self._lock:
+            self.state.mark_running(
+                slot.index, slot.time, lateness=lateness, started=datetime.now(UTC)
+            )
+            self._save()
+
+    def run_opened(self, slot: Slot, run_uid: str) -> None:
+        with self._lock:
+            self.state.mark_run_uid(slot.index, run_uid)
+            self._save()
+
+    def run_closed(self, slot: Slot) -> None:
+        with self._lock:
+            self.state.mark_run_closed(slot.index)
+            self._save()
+
+    def succeeded(self, slot: Slot) -> None:
+        with self._lock:
+            self.state.mark_succeeded(slot.index, finished=datetime.now(UTC))
+            self._save()
+
+    def failed(self, slot: Slot, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}"
+        cause = error.__cause__
+        if cause is not None:
+            message += f" (caused by {type(cause).__name__}: {cause})"
+        with self._lock:
+            self.state.mark_failed(slot.index, message, finished=datetime.now(UTC))
+            self._save()
+        logger.error(
+            "timelapse %s: slot %d failed: %s", self.state.timelapse_id, slot.index, message
+        )
+
+    def interrupted(self, slot: Slot, reason: str) -> None:
+        with self._lock:
+            self.state.mark_interrupted(slot.index, reason=reason)
+            self._save()
+
+    def interrupt_running(self, reason: str) -> None:
+        with self._lock:
+            for record in self.state.slots:
+                if record.status == "running":
+                    self.state.mark_interrupted(record.index, reason=reason)
+            self._save()
+
+    def stop_emitted(self, index: int) -> None:
+        with self._lock:
+            self.state.mark_stop_emitted(index)
+            self._save()
+
+    def finish(self, status: str) -> None:
+        with self._lock:
+            self.state.finish(status)  # type: ignore[arg-type]
+            self._save()
+
+    def reopen(self) -> None:
+        with self._lock:
+            self.state.status = "running"
+            self._save()
+
+    def on_suspension(self, event: str, reason: str, when: datetime) -> None:
+        with self._lock:
+            if event == "suspended":
+                self.state.begin_suspension(reason, when)
+            else:
+                self.state.end_suspension(when)
+            self._save()
+
+
+def _run(
+    recorder: _Recorder,
+    detectors: Sequence[Readable],
+    schedule: Schedule,
+    options: TimelapseOptions,
+) -> MsgGenerator[None]:
+    inner = resolve_plan(options.plan)
+    warmup = resolve_plan(options.warmup_plan) if options.warmup_plan else None
+    standby = resolve_plan(options.standby_plan) if options.standby_plan else None
+    token = suspension_log.subscribe(recorder.on_suspension)
+    cold = True  # the rig warms up before the first slot and after every standby
+    try:
+        slots = _Lookahead(schedule.slots(start_index=recorder.state.next_index))
+        slot = slots.next()
+        while slot is not None:
+            overdue, slot = _skip_overdue(slot, slots, options)
+            if overdue:
+                recorder.missed(overdue, _lateness)
+            if slot is None:
+                break
+            yield from bps.checkpoint()
+            if cold and warmup is not None:
+                yield from wait_until(slot.time.timestamp() - options.warmup)
+                yield from warmup(list(detectors))
+            cold = False
+            yield from wait_until(slot.time)
+            lateness = _lateness(slot)
+            if _is_missed(slot, slots.peek(), options):
+                recorder.missed([slot], _lateness)
+            else:
+                yield from _acquire(recorder, slot, lateness, inner, detectors, options)
+            following = slots.peek()
+            threshold = options.standby_threshold
+            if (
+                following is not None
+                and threshold is not None
+                and -_lateness(following) > threshold
+            ):
+                if standby is not None:
+                    yield from standby(list(detectors))
+                cold = True
+            slot = slots.next()
+        recorder.finish("completed")
+    except RunEngineControlException:
+        recorder.finish("stopped")
+        raise
+    finally:
+        suspension_log.unsubscribe(token)
+
+
+def _acquire(
+    recorder: _Recorder,
+    slot: Slot,
+    lateness: float,
+    inner: PlanFactory,
+    detectors: Sequence[Readable],
+    options: TimelapseOptions,
+) -> MsgGenerator[None]:
+    md = {
+        **recorder.state.md,
+        "timelapse_id": recorder.state.timelapse_id,
+        "slot_index": slot.index,
+        "scheduled_time": slot.time.isoformat(),
+        "scheduled_timestamp": slot.time.timestamp(),
+        "lateness": lateness,
+    }
+    recorder.running(slot, lateness)
+    plan = bpp.inject_md_wrapper(inner(list(detectors), **(options.plan_kwargs or {})), md)
+    try:
+        yield from watch_runs(
+            plan,
+            on_open=lambda uid: recorder.run_opened(slot, uid),
+            on_close=lambda: recorder.run_closed(slot),
+        )
+    except (RunEngineControlException, GeneratorExit) as control:
+        recorder.interrupted(slot, f"the RunEngine was told to end the plan ({control!r})")
+        raise
+    except Exception as error:
+        recorder.failed(slot, error)
+        if options.on_failure == "stop":
+            recorder.finish("failed")
+            raise
+        return
+    recorder.succeeded(slot)
+
+
+def _close_orphaned_runs(recorder: _Recorder) -> MsgGenerator[None]:
+    for record in list(recorder.state.slots):
+        if record.run_uid is None or record.stop_emitted:
+            continue
+        reason = (
+            f"the process running timelapse {recorder.state.timelapse_id!r} ended during "
+            f"slot {record.index} without closing this run; closed on resume"
+        )
+        try:
+            yield from close_orphaned_run(record.run_uid, reason)
+        except InvalidCommand:
+            logger.warning(
+                "cannot emit the stop document of run %s (slot %d): the RunEngine lacks "
+                "the command; call bluesky_timelapse.plans.install_commands(RE) first",
+                record.run_uid,
+                record.index,
+            )
+            return
+        recorder.stop_emitted(record.index)
+
+
+class _Lookahead:
+    """An iterator of slots that can look at the next one without taking it."""
+
+    def __init__(self, slots: Iterator[Slot]) -> None:
+        self._slots = slots
+        self._next: Slot | None = next(slots, None)
+
+    def peek(self) -> Slot | None:
+        return self._next
+
+    def next(self) -> Slot | None:
+        current, self._next = self._next, next(self._slots, None)
+        return current
+
+
+def _skip_overdue(
+    slot: Slot | None, slots: _Lookahead, options: TimelapseOptions
+) -> tuple[list[Slot], Slot | None]:
+    """Take the slots, from ``slot`` on, that are too late to run under the policy.
+
+    Returns them, and the first slot to run (None when the schedule has ended).
+    """
+    overdue: list[Slot] = []
+    while slot is not None and _is_missed(slot, slots.peek(), options):
+        overdue.append(slot)
+        slot = slots.next()
+    return overdue, slot
+
+
+def _is_missed(slot: Slot, following: Slot | None, options: TimelapseOptions) -> bool:
+    """Whether ``slot`` is recorded missed rather than run (now) under the policy."""
+    if _lateness(slot) <= options.grace or options.missed == "run_all":
+        return False
+    if options.missed == "catch_up":
+        # Run the latest overdue slot: this one, unless the next is due already.
+        return following is not None and _lateness(following) >= 0
+    return True
+
+
+def _lateness(slot: Slot) -> float:
+    return time.time() - slot.time.timestamp()
+
+
+def _check_not_all_past(schedule: Schedule, options: TimelapseOptions) -> None:
+    last = schedule.last()
+    if options.missed == "skip" and last is not None and _lateness(last) > options.grace:
+        raise ValueError(
+            f"schedule: every slot is past (the last was {last.time.isoformat()}); allowed: "
+            "a schedule with slots to come, or missed='catch_up' / 'run_all' to run past slots"
+        )
+
+
+def _check_choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field} {value!r} is not allowed; allowed: {', '.join(allowed)}")
+
+
+def _check_seconds(field: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{field} {value!r} is invalid; allowed: seconds >= 0")
