@@ -60,3 +60,11 @@ def test_unknown_names_and_groups_list_what_is_allowed():
         plugins.load(plugins.DEVICES, "Nope")
     with pytest.raises(ValueError, match="unknown entry point group 'cameras'; allowed: "):
         plugins.available("cameras")
+
+
+def test_the_package_registers_its_plans():
+    from bluesky_timelapse.plans import resume_timelapse, timelapse
+
+    plans = plugins.load_all(plugins.PLANS)[0]
+    assert plans["timelapse"] is timelapse
+    assert plans["resume_timelapse"] is resume_timelapse

@@ -76,7 +76,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SuspensionEvent = Literal["suspended", "resumed"]
-"""What happened to the RunEngine: it started or stopped waiting for a suspender."""
+"""What happened to the RunEngine, which started or stopped waiting for a suspender."""
 
 SuspensionCallback = Callable[[SuspensionEvent, str, datetime], None]
 """``callback(event, reason, when)``; ``when`` is timezone-aware UTC."""

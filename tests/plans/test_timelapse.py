@@ -1,7 +1,9 @@
 """The timelapse plan in a real RunEngine with SimCamera (plans/timelapse.py)."""
 
+import shutil
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,10 +17,12 @@ from bluesky_timelapse.plans import (
     at,
     every,
     install_commands,
+    list_timelapses,
     resume_timelapse,
     timelapse,
     timelapse_status,
 )
+from bluesky_timelapse.suspenders import SuspendLowDiskSpace
 from support import install_distribution, only, validate
 
 
@@ -275,13 +279,7 @@ def test_resume_closes_the_run_a_dead_process_left_open(RE, documents, camera, s
             store=store_dir,
         )
     )
-    state = store.load("tl")
-    # What a SIGKILL during slot 1 leaves behind: the slot running, its run open.
-    state.slots[1].status = "running"
-    state.slots[1].stop_emitted = False
-    state.status = "running"
-    store.save(state)
-    orphan = state.slots[1].run_uid
+    orphan = orphan_slot_one(store, "tl")
     documents.clear()
     install_commands(RE)
     RE(resume_timelapse("tl", [camera], store=store_dir))
@@ -351,3 +349,147 @@ def test_warmup_before_the_first_slot_and_after_each_standby(
     assert first_on <= run_times[0] and run_times[0] - first_on >= 0.2  # warm-up ahead of slot 0
     assert run_times[1] < off < second_on < run_times[2]
     assert run_times[2] - second_on >= 0.2  # warm-up ahead of slot 2 again
+
+
+def test_suspensions_are_recorded_in_the_store_and_shown_by_status(
+    RE, camera, store_dir, tmp_path
+):
+    free = {"bytes": 10**6}
+
+    def usage(path):
+        return shutil._ntuple_diskusage(
+            total=10**9, used=10**9 - free["bytes"], free=free["bytes"]
+        )
+
+    suspender = SuspendLowDiskSpace(tmp_path, min_free=5 * 10**5, usage=usage, poll_interval=0.05)
+    RE.install_suspender(suspender)
+    schedule = every(0.5, count=3, start=soon(0.2))
+    threading.Timer(0.4, free.update, kwargs={"bytes": 10**5}).start()
+    threading.Timer(0.9, free.update, kwargs={"bytes": 10**6}).start()
+    try:
+        RE(timelapse([camera], schedule.to_dict(), timelapse_id="held", store=store_dir))
+    finally:
+        RE.remove_suspender(suspender)
+    state = TimelapseStore(store_dir).load("held")
+    (suspension,) = state.suspensions
+    assert "free space on" in suspension.reason and "below the" in suspension.reason
+    assert suspension.ended is not None and suspension.ended > suspension.started
+    summary = timelapse_status("held", store_dir)
+    assert summary.suspensions == 1 and summary.suspended is None
+    assert nonzero(summary.counts) == {"succeeded": 3}
+
+
+def test_status_reports_progress_and_the_next_slot(RE, camera, store_dir):
+    schedule = every(3600, count=5, start=soon(0.2))
+    threading.Timer(1.0, RE.request_pause, kwargs={"defer": True}).start()
+    with pytest.raises(RunEngineInterrupted):
+        RE(timelapse([camera], schedule.to_dict(), timelapse_id="hourly", store=store_dir))
+    summary = timelapse_status("hourly", store_dir)
+    assert summary.status == "running"
+    assert summary.total == 5
+    assert nonzero(summary.counts) == {"succeeded": 1}
+    assert summary.next_slot == list(schedule.slots())[1].time
+    assert [s.timelapse_id for s in list_timelapses(store_dir)] == ["hourly"]
+    RE.abort()
+
+
+def orphan_slot_one(store, timelapse_id):
+    """Leave slot 1 as a SIGKILL during it would: running, its run open."""
+    state = store.load(timelapse_id)
+    state.slots[1].status = "running"
+    state.slots[1].stop_emitted = False
+    state.status = "running"
+    store.save(state)
+    return state.slots[1].run_uid
+
+
+def test_without_install_commands_the_stop_stays_owed_and_is_said(
+    RE, documents, camera, store_dir, caplog
+):
+    store = TimelapseStore(store_dir)
+    RE(
+        timelapse(
+            [camera],
+            every(0.2, count=2, start=soon(0.1)).to_dict(),
+            timelapse_id="tl",
+            store=store_dir,
+        )
+    )
+    orphan = orphan_slot_one(store, "tl")
+    documents.clear()
+    with caplog.at_level("WARNING"):
+        RE(resume_timelapse("tl", [camera], store=store_dir))
+    assert f"cannot emit the stop document of run {orphan}" in caplog.text
+    assert "install_commands(RE)" in caplog.text
+    assert only(documents, "stop") == []
+    assert not store.load("tl").slots[1].stop_emitted  # a later session can still close it
+    install_commands(RE)
+    RE(resume_timelapse("tl", [camera], store=store_dir))
+    assert [stop["run_start"] for stop in only(documents, "stop")] == [orphan]
+
+
+def test_halt_during_a_slot_closes_its_run_once(RE, documents, tmp_path, store_dir):
+    install_commands(RE)
+    slow = SimCamera(
+        name="cam",
+        root=str(tmp_path),
+        write_path_template=".",
+        writer="npy",
+        shape=(8, 8),
+        exposure=1.0,
+    )
+    schedule = every(0.5, count=3, start=soon(0.1))
+    threading.Timer(
+        0.4, RE.request_pause, kwargs={"defer": False}
+    ).start()  # during slot 0's exposure
+    with pytest.raises(RunEngineInterrupted):
+        RE(timelapse([slow], schedule.to_dict(), timelapse_id="halted", store=store_dir))
+    RE.halt()
+    (stop,) = only(documents, "stop")  # the RunEngine closed the run on halt
+    assert stop["exit_status"] == "abort"
+    state = TimelapseStore(store_dir).load("halted")
+    assert state.slots[0].status == "interrupted"
+    assert state.slots[0].stop_emitted
+    RE(resume_timelapse("halted", [slow], store=store_dir, missed="run_all"))
+    stops = Counter(stop["run_start"] for stop in only(documents, "stop"))
+    assert set(stops.values()) == {1}  # no run got two stop documents
+    assert TimelapseStore(store_dir).load("halted").status == "completed"
+
+
+def test_overlapping_suspensions_are_recorded_as_one_span(RE, camera, store_dir, tmp_path):
+    disks = {"a": 10**6, "b": 10**6}
+
+    def usage_of(name):
+        def usage(path):
+            free = disks[name]
+            return shutil._ntuple_diskusage(total=10**9, used=10**9 - free, free=free)
+
+        return usage
+
+    suspenders = [
+        SuspendLowDiskSpace(tmp_path, min_free=5 * 10**5, usage=usage_of(name), poll_interval=0.05)
+        for name in ("a", "b")
+    ]
+    for suspender in suspenders:
+        RE.install_suspender(suspender)
+    threading.Timer(0.4, disks.update, kwargs={"a": 10}).start()
+    threading.Timer(0.6, disks.update, kwargs={"b": 10}).start()
+    threading.Timer(0.8, disks.update, kwargs={"a": 10**6}).start()
+    threading.Timer(1.1, disks.update, kwargs={"b": 10**6}).start()
+    try:
+        RE(
+            timelapse(
+                [camera],
+                every(0.5, count=3, start=soon(0.2)).to_dict(),
+                timelapse_id="two",
+                store=store_dir,
+            )
+        )
+    finally:
+        for suspender in suspenders:
+            RE.remove_suspender(suspender)
+    suspensions = TimelapseStore(store_dir).load("two").suspensions
+    assert all(s.ended is not None for s in suspensions)
+    assert "; " in suspensions[-1].reason  # both reasons while both held the plan
+    held = (suspensions[-1].ended - suspensions[0].started).total_seconds()
+    assert held >= 0.5  # from the first trip to the last recovery

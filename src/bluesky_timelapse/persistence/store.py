@@ -141,7 +141,7 @@ class SlotRecord(BaseModel):
     lateness: FiniteFloat | None = None
     """Seconds between ``scheduled`` and the start (or the decision that it was missed)."""
     error: str | None = None
-    """Why the slot did not succeed: the error if failed, the reason if skipped or interrupted."""
+    """Why the slot did not succeed (the error if failed, the reason if skipped or interrupted)."""
     stop_emitted: bool = True
     """False while the slot's run is open (its stop document not yet emitted); for an
     interrupted slot, a later session owes that stop document."""
@@ -250,7 +250,7 @@ class TimelapseState(BaseModel):
 
     @property
     def next_index(self) -> int:
-        """The first slot still to be dealt with: the lowest index not in a final status.
+        """The first slot still to be dealt with, the lowest index not in a final status.
 
         That is the index of the first ``pending`` or ``running`` record, or of the
         first unrecorded slot (slots are unrecorded past the highest recorded index,

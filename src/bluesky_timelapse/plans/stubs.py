@@ -17,8 +17,9 @@ from datetime import datetime
 import bluesky.plan_stubs as bps
 from bluesky.utils import MsgGenerator
 
-MAX_SLEEP_CHUNK = 30.0
-"""Longest single sleep (s): the wall clock is re-read at least this often, so a
+CHECKPOINT_INTERVAL = 1.0
+"""Seconds between checkpoints during a wait: a deferred pause (one Ctrl-C) takes
+effect within this time, and the wall clock is re-read at least this often, so a
 clock step (NTP, a resumed laptop) cannot push a wake-up far from its time."""
 
 
@@ -34,9 +35,10 @@ def wait_until(when: datetime | float) -> MsgGenerator[None]:
     Yields
     ------
     Msg
-        One ``wait_for`` message whose awaitable is made anew each time the
-        RunEngine plays it, so a replay after a suspension or pause waits only
-        for the time that remains.
+        A ``checkpoint`` and a ``wait_for`` message at least every
+        :data:`CHECKPOINT_INTERVAL` seconds. The ``wait_for`` awaitable is made anew
+        each time the RunEngine plays it, so a replay after a suspension or pause
+        waits only for the time that remains.
 
     Raises
     ------
@@ -44,7 +46,9 @@ def wait_until(when: datetime | float) -> MsgGenerator[None]:
         If ``when`` is a naive datetime (its time zone would be a guess).
     """
     deadline = _timestamp(when)
-    yield from bps.wait_for([_sleeper(deadline)])
+    while (now := time.time()) < deadline:
+        yield from bps.checkpoint()
+        yield from bps.wait_for([_sleeper(min(deadline, now + CHECKPOINT_INTERVAL))])
 
 
 def seconds_until(when: datetime | float) -> float:
@@ -55,7 +59,7 @@ def seconds_until(when: datetime | float) -> float:
 def _sleeper(deadline: float) -> Callable[[], Awaitable[None]]:
     async def sleep_until_deadline() -> None:
         while (remaining := deadline - time.time()) > 0:
-            await asyncio.sleep(min(remaining, MAX_SLEEP_CHUNK))
+            await asyncio.sleep(remaining)
 
     return sleep_until_deadline
 

@@ -28,7 +28,7 @@ from bluesky.utils import InvalidCommand, MsgGenerator, RunEngineControlExceptio
 from .. import plugins
 from ..persistence import TimelapseState, TimelapseStore
 from ..suspenders import suspension_log
-from .runs import close_orphaned_run, watch_runs
+from .runs import close_orphaned_run, run_tracker, watch_runs
 from .schedule import Schedule, Slot, schedule_from_spec
 from .stubs import wait_until
 
@@ -275,6 +275,7 @@ class _Recorder:
         self.store = store
         self.state = state
         self._lock = threading.Lock()
+        self._suspenders_holding = 0
 
     def _save(self) -> None:
         self.store.save(self.state)
@@ -301,12 +302,22 @@ class _Recorder:
 
     def run_opened(self, slot: Slot, run_uid: str) -> None:
         with self._lock:
+            record = self.state.slot(slot.index)
+            if record is not None and record.run_uid == run_uid:
+                return  # already recorded by the start-document hook
             self.state.mark_run_uid(slot.index, run_uid)
             self._save()
 
     def run_closed(self, slot: Slot) -> None:
+        """Note the slot's stop document (told by the plan and by the hook: once)."""
         with self._lock:
-            self.state.mark_run_closed(slot.index)
+            record = self.state.slot(slot.index)
+            if record is None or record.stop_emitted:
+                return
+            if record.status == "running":
+                self.state.mark_run_closed(slot.index)
+            else:
+                self.state.mark_stop_emitted(slot.index)
             self._save()
 
     def succeeded(self, slot: Slot) -> None:
@@ -354,10 +365,19 @@ class _Recorder:
             self._save()
 
     def on_suspension(self, event: str, reason: str, when: datetime) -> None:
+        """Record a suspension; overlapping ones make one, over their joint span."""
         with self._lock:
+            current = self.state.open_suspension
             if event == "suspended":
+                if current is not None:
+                    self.state.end_suspension(when)
+                    reason = f"{current.reason}; {reason}"
                 self.state.begin_suspension(reason, when)
+                self._suspenders_holding += 1
             else:
+                self._suspenders_holding = max(0, self._suspenders_holding - 1)
+                if current is None or self._suspenders_holding:
+                    return
                 self.state.end_suspension(when)
             self._save()
 
@@ -430,12 +450,18 @@ def _acquire(
     }
     recorder.running(slot, lateness)
     plan = bpp.inject_md_wrapper(inner(list(detectors), **(options.plan_kwargs or {})), md)
+
+    def on_open(uid: str) -> None:
+        recorder.run_opened(slot, uid)
+
+    def on_close() -> None:
+        recorder.run_closed(slot)
+
     try:
-        yield from watch_runs(
-            plan,
-            on_open=lambda uid: recorder.run_opened(slot, uid),
-            on_close=lambda: recorder.run_closed(slot),
-        )
+        with run_tracker.expect(
+            recorder.state.timelapse_id, slot.index, on_open=on_open, on_close=on_close
+        ):
+            yield from watch_runs(plan, on_open=on_open, on_close=on_close)
     except (RunEngineControlException, GeneratorExit) as control:
         recorder.interrupted(slot, f"the RunEngine was told to end the plan ({control!r})")
         raise
