@@ -709,12 +709,6 @@ def test_daily_round_trips_through_json():
         ),
         (
             ("1h",),
-            {"timezone": "Mars/Olympus"},
-            "timezone 'Mars/Olympus' is not a known IANA time zone; allowed: 'local' or a name "
-            "such as 'Europe/Berlin', 'America/New_York' or 'UTC'",
-        ),
-        (
-            ("1h",),
             {"timezone": "../etc/passwd"},
             "timezone '../etc/passwd' is not a known IANA time zone; allowed: 'local' or a "
             "name such as 'Europe/Berlin', 'America/New_York' or 'UTC'",
@@ -911,8 +905,14 @@ ALLOWED_KINDS = "allowed: every, at, daily, union"
             "times 5 is not a list of times; allowed: datetimes or ISO 8601 strings",
         ),
         (
-            {"kind": "daily", "interval": "1h", "start_time": "06:00", "end_time": "20:00"},
-            "timezone is required",
+            {
+                "kind": "daily",
+                "interval": "1h",
+                "start_time": "06:00",
+                "end_time": "20:00",
+                "timezone": "Mars/Olympus",
+            },
+            "timezone 'Mars/Olympus' is not a known IANA time zone",
         ),
         (
             {
@@ -1155,3 +1155,11 @@ def _until(schedule: Schedule, horizon: datetime) -> Iterator[Slot]:
         if slot.time > horizon:
             return
         yield slot
+
+
+def test_a_daily_spec_without_timezone_is_local(monkeypatch):
+    spec = {"kind": "daily", "interval": "1h", "start_time": "06:00", "end_time": "20:00"}
+    assert (
+        schedule_from_spec(spec).timezone
+        == schedule_from_spec(spec | {"timezone": "local"}).timezone
+    )

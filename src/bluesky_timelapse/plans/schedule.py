@@ -360,8 +360,9 @@ class Daily(_Periodic):
     """Wall-clock opening of the daily window: the first slot of each day."""
     end_time: time
     """Wall-clock closing of the daily window, after ``start_time``; a slot if on the grid."""
-    timezone: str
-    """IANA name of the wall clock's zone."""
+    timezone: str = Field(default="local", validate_default=True)
+    """IANA name of the wall clock's zone; ``"local"`` (the default) is resolved to
+    this machine's zone at construction and stored by name."""
     start: datetime = Field(default_factory=lambda: datetime.now(UTC))
     """No slot before this time (UTC); the construction time if not given."""
     until: datetime | None = None
