@@ -709,6 +709,12 @@ def test_daily_round_trips_through_json():
         ),
         (
             ("1h",),
+            {"timezone": "Mars/Olympus"},
+            "timezone 'Mars/Olympus' is not a known IANA time zone; allowed: 'local' or a name "
+            "such as 'Europe/Berlin', 'America/New_York' or 'UTC'",
+        ),
+        (
+            ("1h",),
             {"timezone": "../etc/passwd"},
             "timezone '../etc/passwd' is not a known IANA time zone; allowed: 'local' or a "
             "name such as 'Europe/Berlin', 'America/New_York' or 'UTC'",
@@ -912,7 +918,8 @@ ALLOWED_KINDS = "allowed: every, at, daily, union"
                 "end_time": "20:00",
                 "timezone": "Mars/Olympus",
             },
-            "timezone 'Mars/Olympus' is not a known IANA time zone",
+            "timezone 'Mars/Olympus' is not a known IANA time zone; allowed: 'local' or a name "
+            "such as 'Europe/Berlin', 'America/New_York' or 'UTC'",
         ),
         (
             {
@@ -1157,7 +1164,7 @@ def _until(schedule: Schedule, horizon: datetime) -> Iterator[Slot]:
         yield slot
 
 
-def test_a_daily_spec_without_timezone_is_local(monkeypatch):
+def test_a_daily_spec_without_timezone_is_local():
     spec = {"kind": "daily", "interval": "1h", "start_time": "06:00", "end_time": "20:00"}
     assert (
         schedule_from_spec(spec).timezone
