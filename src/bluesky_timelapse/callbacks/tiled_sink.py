@@ -470,7 +470,11 @@ def _status_code(error: Exception) -> int | None:
 
 
 def _is_authentication_error(error: Exception) -> bool:
-    return _status_code(error) in (401, 403)
+    """Whether Tiled refused our credentials (retrying would not help)."""
+    if _status_code(error) in (401, 403):
+        return True
+    # A rejected key leaves the client unauthenticated, which tiled reports so:
+    return isinstance(error, RuntimeError) and "requires API key authentication" in str(error)
 
 
 def _is_transient(error: Exception) -> bool:

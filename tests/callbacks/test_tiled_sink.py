@@ -1,0 +1,282 @@
+"""TiledSink against a real Tiled server: round trips, an outage, a crash, bad input."""
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import bluesky.plan_stubs as bps
+import numpy as np
+import pytest
+import tiled.client.utils
+from bluesky.plans import count
+from tiled.client import from_uri
+from tiled.server import SimpleTiledServer
+
+from bluesky_timelapse.callbacks import TiledSink, read_health
+from bluesky_timelapse.devices import SimCamera
+from support import WRITERS, only, validate
+
+SINK_PROCESS = Path(__file__).with_name("sink_process.py")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A Tiled server that can be stopped and started again on the same port."""
+
+    def __init__(self, directory: Path, data: Path):
+        self.directory, self.data = directory, data
+        self.port, self.api_key = free_port(), secrets.token_hex(8)
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._server: SimpleTiledServer | None = None
+
+    def start(self) -> None:
+        self._server = SimpleTiledServer(
+            self.directory, api_key=self.api_key, port=self.port, readable_storage=[self.data]
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def client(self):
+        return from_uri(self.uri, api_key=self.api_key)
+
+
+@pytest.fixture
+def server(tmp_path):
+    (tmp_path / "data").mkdir()
+    server = Server(tmp_path / "tiled", tmp_path / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def short_client_retries(monkeypatch):
+    """Make the Tiled client give up after about 2 s, so outages outlast its retries."""
+    monkeypatch.setattr(tiled.client.utils, "TILED_RETRY_ATTEMPTS", 2)
+    monkeypatch.setattr(tiled.client.utils, "TILED_RETRY_TIMEOUT", 2.0)
+
+
+def camera(server, writer="hdf5", **kwargs):
+    return SimCamera(
+        name="cam",
+        root=str(server.data),
+        write_path_template=writer,
+        writer=writer,
+        shape=(16, 24),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_runs_arrive_in_tiled_equal_to_the_frames(RE, documents, server, tmp_path, writer):
+    sink = TiledSink(tmp_path / "journal", server.client)
+    RE.subscribe(sink)
+    cam = camera(server, writer)
+    uids = RE(count([cam], num=4)).run_start_uids
+    assert sink.flush(60)
+    sink.close()
+    validate(documents)
+    run = server.client()[uids[0]]
+    assert run.metadata["stop"]["exit_status"] == "success"
+    events = only(documents, "event")
+    produced = np.stack([cam.scene.render(e["data"]["cam_scene_time"]) for e in events])
+    np.testing.assert_array_equal(run["primary"]["cam_image"].read(), produced)
+    # Acknowledged journals are deleted: the disk is bounded.
+    assert sorted(p.name for p in (tmp_path / "journal").glob("*.jsonl")) == []
+
+
+def test_the_runengine_pays_a_local_append_per_document(RE, server, tmp_path):
+    sink = TiledSink(tmp_path / "journal", server.client)
+    timings = []
+
+    def timed(name, doc):
+        started = time.perf_counter()
+        sink(name, doc)
+        timings.append(time.perf_counter() - started)
+
+    RE.subscribe(timed)
+    RE(count([camera(server)], num=50))
+    assert sink.flush(120)
+    sink.close()
+    timings.sort()
+    print(f"RunEngine cost per document: median {timings[len(timings) // 2] * 1e3:.3f} ms")
+    assert sink.health().queue_depth == 0
+
+
+def test_an_outage_longer_than_the_client_retries_loses_and_doubles_nothing(
+    RE, documents, server, tmp_path, short_client_retries
+):
+    sink = TiledSink(tmp_path / "journal", server.client, retry_initial=0.2, retry_max=1.0)
+    RE.subscribe(sink)
+    cam = camera(server)
+    durations = []
+
+    def acquisition():
+        for n in range(6):
+            started = time.monotonic()
+            yield from count([cam], num=3, md={"n": n})
+            durations.append(time.monotonic() - started)
+            yield from bps.sleep(0.5)
+
+    outage = threading.Timer(0.7, server.stop)
+    outage.start()
+    RE(acquisition())  # never raises, never waits for the server
+    outage.join()
+    during = sink.health()
+    print(f"after acquisition, server down: {during}")
+    assert during.queue_depth > 0 and not during.connected
+    time.sleep(3.0)  # the server stays away longer than the client's retries
+    server.start()
+    assert sink.flush(120)
+    sink.close()
+
+    assert max(durations) < 1.5  # no run waited on the network
+    starts = only(documents, "start")
+    client = server.client()
+    assert sorted(client) == sorted(doc["uid"] for doc in starts)  # each run exactly once
+    for start in starts:
+        run = client[start["uid"]]
+        assert run.metadata["stop"]["exit_status"] == "success"
+        assert run["primary"]["cam_image"].shape == (3, 16, 24)
+    assert sink.health().last_error is None
+
+
+def test_a_killed_process_leaves_a_journal_the_next_sink_completes(server, tmp_path):
+    journal = tmp_path / "journal"
+    arguments = [
+        sys.executable, str(SINK_PROCESS), "--journal", str(journal), "--data", str(server.data),
+        "--uri", server.uri, "--api-key", server.api_key, "--runs", "3", "--events", "40",
+    ]  # fmt: skip
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True)
+    acquired = 0
+    for line in process.stdout:
+        if line.startswith("ACQUIRED"):
+            acquired += 1
+        if acquired == 3 and line.startswith("BACKLOG") and int(line.split()[1]) > 10:
+            break  # killed while documents are still only in the journal
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    left = sorted(journal.glob("*.jsonl"))
+    assert left, "the kill came too late: nothing was left in the journal"
+
+    starts = [json.loads(path.open().readline())["doc"] for path in left]
+    sink = TiledSink(journal, server.client)
+    assert sink.flush(120)
+    sink.close()
+    client = server.client()
+    assert len(client) == 3  # every run once: no partial copy left behind
+    for start in starts:
+        run = client[start["uid"]]
+        assert run.metadata["stop"]["exit_status"] == "success"
+        assert run["primary"]["cam_image"].shape == (40, 16, 16)
+    assert list(journal.glob("*.jsonl")) == []
+
+
+def test_a_run_the_process_never_closed_gets_an_abort_stop(server, tmp_path):
+    journal = tmp_path / "journal"
+    arguments = [
+        sys.executable, str(SINK_PROCESS), "--journal", str(journal), "--data", str(server.data),
+        "--uri", "http://127.0.0.1:9", "--api-key", "x", "--runs", "1", "--events", "50",
+        "--exposure", "0.1",
+    ]  # fmt: skip
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (
+        not list(journal.glob("*.jsonl"))
+        or journal.glob("*.jsonl").__next__().stat().st_size < 3000
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # mid-run: no stop document
+    process.wait(timeout=30)
+    (path,) = journal.glob("*.jsonl")
+    with path.open("ab") as file:
+        file.write(b'{"name": "event", "doc": {"trunc')  # the line the kill cut short
+    uid = json.loads(path.open().readline())["doc"]["uid"]
+
+    sink = TiledSink(journal, server.client)
+    assert sink.flush(120)
+    sink.close()
+    run = server.client()[uid]
+    stop = run.metadata["stop"]
+    assert stop["exit_status"] == "abort"
+    assert "ended without closing it" in stop["reason"]
+    (aside,) = journal.glob("*.corrupt-tail-*")
+    assert aside.read_bytes() == b'{"name": "event", "doc": {"trunc'
+
+
+def test_an_unreachable_server_at_start_only_delays_forwarding(
+    RE, server, tmp_path, caplog, short_client_retries
+):
+    server.stop()
+    with caplog.at_level(logging.WARNING, logger="bluesky_timelapse"):
+        sink = TiledSink(tmp_path / "journal", server.client, retry_initial=0.2, retry_max=1.0)
+        RE.subscribe(sink)
+        (uid,) = RE(count([camera(server)], num=2)).run_start_uids
+        deadline = time.monotonic() + 30
+        while sink.health().last_error is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert "could not send run" in caplog.text and "stays in the journal" in caplog.text
+    assert server.api_key not in caplog.text
+    server.start()
+    assert sink.flush(120)
+    sink.close()
+    assert server.client()[uid].metadata["stop"]["exit_status"] == "success"
+
+
+def test_a_wrong_api_key_stops_forwarding_with_a_clear_error(RE, server, tmp_path, caplog):
+    def wrong_key():
+        return from_uri(server.uri, api_key="not-the-key")
+
+    with caplog.at_level(logging.ERROR, logger="bluesky_timelapse"):
+        sink = TiledSink(tmp_path / "journal", wrong_key)
+        RE.subscribe(sink)
+        RE(count([camera(server)], num=1))
+        assert not sink.flush(5)
+    health = sink.health()
+    sink.close(timeout=0.1)
+    assert health.queue_depth > 0
+    assert "refused the API key" in caplog.text
+    assert len(list((tmp_path / "journal").glob("*.jsonl"))) == 1  # kept for later
+
+
+def test_an_unwritable_journal_directory_fails_before_any_run(unwritable_directory, server):
+    with pytest.raises(PermissionError, match="cannot keep a journal in"):
+        TiledSink(unwritable_directory / "journal", server.client)
+
+
+def test_one_sink_per_journal_directory(server, tmp_path):
+    first = TiledSink(tmp_path / "journal", server.client)
+    try:
+        with pytest.raises(RuntimeError, match="is in use by another TiledSink"):
+            TiledSink(tmp_path / "journal", server.client)
+    finally:
+        first.close()
+
+
+def test_health_is_published_for_other_processes(RE, server, tmp_path):
+    sink = TiledSink(tmp_path / "journal", server.client)
+    RE.subscribe(sink)
+    RE(count([camera(server)], num=2))
+    assert sink.flush(60)
+    sink.close()
+    health = read_health(tmp_path / "journal")
+    assert health is not None and health.queue_depth == 0 and health.last_error is None
+    assert os.stat(tmp_path / "journal").st_mode & 0o777 == 0o700
