@@ -18,18 +18,23 @@ def run_command(*args):
 
 
 def test_demo_acquires_into_embedded_tiled_and_reads_everything_back(tmp_path):
-    result = run_command("demo", "--frames", "3", "--writer", "tiff", "--data-dir", str(tmp_path))
+    result = run_command(
+        "demo", "--slots", "3", "--interval", "0.5", "--writer", "tiff", "--data-dir", str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
-    assert "3 of 3 frames read back from Tiled identical to what the camera took." in result.stdout
-    assert "exit_status=success" in result.stdout
+    assert "3 of 3 slots read back from Tiled identical to what the camera took." in result.stdout
+    assert "3 scheduled, 3 frames in Tiled" in result.stdout
     assert len(list((tmp_path / "frames").rglob("garden_*.tiff"))) == 3
     assert (tmp_path / "tiled" / "catalog.db").is_file()
+    (store,) = (tmp_path / "timelapses").glob("*.json")
+    assert '"status":"completed"' in store.read_text().replace(" ", "")
+    assert list((tmp_path / "journal").glob("*.jsonl")) == []  # everything acknowledged
 
 
 def test_demo_refuses_bad_arguments_before_writing(tmp_path):
-    bad_count = run_command("demo", "--frames", "0", "--data-dir", str(tmp_path))
+    bad_count = run_command("demo", "--slots", "0", "--data-dir", str(tmp_path))
     assert bad_count.returncode == 2
-    assert "argument --frames: 0 is not allowed; give a whole number >= 1" in bad_count.stderr
+    assert "argument --slots: 0 is not allowed; give a whole number >= 1" in bad_count.stderr
     bad_writer = run_command("demo", "--writer", "png", "--data-dir", str(tmp_path))
     assert bad_writer.returncode == 1
     assert "unknown writer 'png'; allowed: hdf5, npy, tiff, zarr" in bad_writer.stderr
@@ -57,7 +62,7 @@ def test_version():
 
 
 @pytest.mark.parametrize("text", ["0", "-3"])
-def test_frames_must_be_positive(text):
+def test_slots_must_be_positive(text):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["demo", "--frames", text])
+        cli.main(["demo", "--slots", text])
     assert exit_info.value.code == 2

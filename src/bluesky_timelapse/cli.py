@@ -6,10 +6,12 @@ Exit codes: 0 success, 1 the command failed, 2 bad command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .locations import DATA_DIR_VARIABLE, default_data_dir
@@ -40,14 +42,17 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="image a simulated garden into an embedded Tiled server and read it back",
+        help="a short timelapse of a simulated garden into the embedded Tiled, read back",
         description=(
-            "Acquire frames of a simulated garden (two garden hours per frame) with "
-            "SimCamera, store the documents in an embedded Tiled server, and check "
-            "every frame read back from Tiled against the file on disk."
+            "Start the embedded Tiled server, run a timelapse of a simulated garden "
+            "(SimCamera, two garden hours per slot) through a TiledSink, read the whole "
+            "timelapse back from Tiled and check every frame against what the camera took."
         ),
     )
-    demo.add_argument("--frames", type=_positive_int, default=12, help="frames (default 12)")
+    demo.add_argument("--slots", type=_positive_int, default=12, help="slots (default 12)")
+    demo.add_argument(
+        "--interval", type=_positive_float, default=1.0, help="seconds between slots (default 1)"
+    )
     demo.add_argument(
         "--writer",
         default="hdf5",
@@ -57,10 +62,42 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help=f"where frames and the Tiled catalog live (default ${DATA_DIR_VARIABLE} or "
-        "the user data directory, plus /demo)",
+        help=f"where frames, the Tiled catalog and the store live (default ${DATA_DIR_VARIABLE} "
+        "or the user data directory, plus /demo)",
     )
+    demo.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="leave the Tiled server up for browsing until Ctrl-C",
+    )
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(run=_run_demo)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the embedded Tiled server in the foreground until Ctrl-C",
+        description=(
+            "Serve the Tiled catalog kept in DATA_DIR/tiled on 127.0.0.1, with the frames "
+            "under DATA_DIR/frames readable, until Ctrl-C or SIGTERM. Clients need the API "
+            "key stored in DATA_DIR/tiled/api_key; it is never printed. Point other "
+            "processes here with BLUESKY_TIMELAPSE_TILED_URI=<the printed URL> and "
+            "TILED_API_KEY=<the key>."
+        ),
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where frames and the Tiled catalog live (default ${DATA_DIR_VARIABLE} or "
+        "the user data directory)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port_number,
+        default=0,
+        help="TCP port on 127.0.0.1 (default: a free one)",
+    )
+    serve.set_defaults(run=_run_serve)
     return parser
 
 
@@ -75,27 +112,91 @@ def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     data_dir = args.data_dir or default_data_dir() / "demo"
-    report = run_demo(data_dir, frames=args.frames, writer=args.writer)
-    print(
-        f"bluesky-timelapse demo: {args.frames} frames of a simulated garden, writer {args.writer}"
+    report = run_demo(
+        data_dir,
+        slots=args.slots,
+        interval=args.interval,
+        writer=args.writer,
+        keep_serving=_serve_until_interrupted if args.keep_serving else None,
+        progress=not args.no_progress,
     )
-    print(f"  frames   {report.frames_location}")
-    print(f"  tiled    {report.catalog_directory} (embedded server on 127.0.0.1, stopped)")
-    print(f"  run      {report.run_uid}  exit_status={report.exit_status}")
+    identical = sum(row.identical for row in report.rows)
+    print(f"bluesky-timelapse demo: timelapse {report.timelapse_id}, writer {args.writer}")
+    print(f"  slots    {report.slots} scheduled, {len(report.rows)} frames in Tiled")
+    print(f"  bytes    {report.nbytes:,} of frames read back with load()")
+    print(f"  frames   {report.frames_directory}")
+    print(f"  tiled    {report.uri} (catalog {report.tiled_directory}; stopped)")
     print()
-    print("  frame  garden clock  brightness  Tiled == camera")
+    print("  slot  garden clock  brightness  Tiled == camera")
     for row in report.rows:
         garden_clock = datetime.fromtimestamp(row.scene_time % 86_400, UTC)
         print(
-            f"  {row.index:5d}  {garden_clock:%H:%M}         {row.mean_level:10.3f}  "
+            f"  {row.slot:4d}  {garden_clock:%H:%M}         {row.brightness:10.3f}  "
             f"{'yes' if row.identical else 'NO'}"
         )
-    identical = sum(row.identical for row in report.rows)
     print()
     print(
-        f"{identical} of {args.frames} frames read back from Tiled identical to what the camera took."
+        f"{identical} of {report.slots} slots read back from Tiled identical to what the camera took."
     )
-    return 0 if identical == args.frames and report.exit_status == "success" else 1
+    return 0 if identical == report.slots else 1
+
+
+def _serve_until_interrupted(server: Any) -> None:
+    print(f"Tiled stays up at {server.uri} (API key in {server.key_file}); Ctrl-C to stop.")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.wait()
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give seconds > 0")
+    return value
+
+
+def _port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not allowed; give a port 1-65535, or 0 for a free one"
+        )
+    return value
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from .tiled import LocalTiled
+
+    data_dir = args.data_dir or default_data_dir()
+    frames = data_dir / "frames"
+    frames.mkdir(parents=True, exist_ok=True)
+    server = LocalTiled(data_dir / "tiled", readable_storage=[frames], port=args.port)
+
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        with server:
+            print(f"bluesky-timelapse serve: Tiled at {server.uri}")
+            print(f"  API key  in {server.key_file} (HTTP header 'Authorization: Apikey <key>')")
+            print(f"  catalog  {server.directory}")
+            print(f"  frames   {frames}")
+            print(f"  log      {server.log_file}")
+            print(f"  started in {server.start_seconds:.1f} s; press Ctrl-C to stop", flush=True)
+            code = server.wait()
+        print(
+            f"bluesky-timelapse serve: error: the Tiled server exited by itself (code {code}); "
+            f"see {server.log_file}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("bluesky-timelapse serve: stopped", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

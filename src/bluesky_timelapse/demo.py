@@ -1,35 +1,40 @@
-"""The demo: a simulated garden imaged into an embedded Tiled server, then read back."""
+"""The demo: a timelapse of a simulated garden, into the embedded Tiled, read back whole.
+
+Everything a rig does, on the defaults: the local Tiled server (a child process on
+127.0.0.1), a :class:`~bluesky_timelapse.devices.SimCamera` writing HDF5, the
+:func:`~bluesky_timelapse.plans.timelapse` plan with its store, documents going
+through a :class:`~bluesky_timelapse.callbacks.TiledSink`, and the result read back
+with :func:`~bluesky_timelapse.tiled.load` and checked frame by frame.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bluesky import RunEngine
-from bluesky.plans import count
-from bluesky.run_engine import RunEngineResult
-from bluesky_tiled_plugins import TiledWriter
-from tiled.client import from_uri
-from tiled.server import SimpleTiledServer
+from tqdm import tqdm
 
+from .callbacks import TiledSink
 from .devices import SimCamera
-from .specs import SPEC_TO_MIMETYPE
+from .plans import every, install_commands, timelapse
+from .tiled import LocalTiled, load
 
-FRAME_INTERVAL = 0.25
-"""Real seconds between demo frames."""
-
-GARDEN_SECONDS_PER_FRAME = 7200.0
-"""Scene time between demo frames: two garden hours, so 12 frames show a day."""
+GARDEN_SECONDS_PER_SLOT = 7200.0
+"""Scene time between demo slots: two garden hours, so 12 slots show a day."""
 
 
 @dataclass(frozen=True)
-class FrameRow:
-    """One frame as read back from Tiled."""
+class SlotRow:
+    """One slot as read back from Tiled."""
 
-    index: int
+    slot: int
     scene_time: float
-    mean_level: float
+    brightness: float
     identical: bool
 
 
@@ -37,60 +42,98 @@ class FrameRow:
 class DemoReport:
     """What the demo did and found."""
 
-    run_uid: str
-    exit_status: str
-    frames_location: Path
-    catalog_directory: Path
-    rows: list[FrameRow]
+    timelapse_id: str
+    slots: int
+    rows: list[SlotRow]
+    nbytes: int
+    frames_directory: Path
+    tiled_directory: Path
+    uri: str
 
 
-def run_demo(data_dir: Path, *, frames: int = 12, writer: str = "hdf5") -> DemoReport:
-    """Acquire ``frames`` frames with a SimCamera into Tiled and check each one.
+def run_demo(
+    data_dir: Path,
+    *,
+    slots: int = 12,
+    interval: float = 1.0,
+    writer: str = "hdf5",
+    keep_serving: Callable[[LocalTiled], None] | None = None,
+    progress: bool = True,
+) -> DemoReport:
+    """Run a ``slots``-slot timelapse ``interval`` seconds apart and check it in Tiled.
 
-    Frames go to ``data_dir/frames/%Y/%m/%d``; the Tiled catalog (SQLite) lives in
-    ``data_dir/tiled`` and keeps every demo run. The embedded server listens on
-    127.0.0.1 only and is stopped before returning.
+    Frames go to ``data_dir/frames``; the Tiled catalog lives in ``data_dir/tiled``,
+    the sink's journal in ``data_dir/journal`` and the timelapse store in
+    ``data_dir/timelapses``; all persist. ``keep_serving``, if given, is called
+    with the running server before it stops.
     """
-    frames_root = data_dir / "frames"
-    catalog_directory = data_dir / "tiled"
     camera = SimCamera(
         name="garden",
-        root=str(frames_root),
+        root=str(data_dir / "frames"),
         write_path_template="%Y/%m/%d",
         writer=writer,
         shape=(240, 320),
         colour=True,
         dtype="uint8",
-        time_scale=GARDEN_SECONDS_PER_FRAME / FRAME_INTERVAL,
+        time_scale=GARDEN_SECONDS_PER_SLOT / interval,
     )
-    frames_root.mkdir(parents=True, exist_ok=True)
-    with SimpleTiledServer(catalog_directory, readable_storage=[frames_root]) as server:
-        client = from_uri(server.uri)
+    (data_dir / "frames").mkdir(parents=True, exist_ok=True)
+    with LocalTiled(data_dir / "tiled", readable_storage=[data_dir / "frames"]) as server:
+        start = datetime.now(UTC) + timedelta(seconds=0.5)
+        schedule = every(interval, count=slots, start=start)
         engine = RunEngine({}, call_returns_result=True)
-        engine.subscribe(TiledWriter(client, spec_to_mimetype=SPEC_TO_MIMETYPE))
-        resources: list[dict[str, str]] = []
-        engine.subscribe(lambda name, doc: resources.append(doc), "resource")
-        result = engine(count([camera], num=frames, delay=FRAME_INTERVAL))
-        assert isinstance(result, RunEngineResult)
-        (uid,) = result.run_start_uids
-        run = client[uid]
-        images = run["primary"]["garden_image"].read()
-        scene_times = np.asarray(run["primary"]["garden_scene_time"].read())
-        rows = [
-            FrameRow(
-                index=i,
-                scene_time=float(scene_time),
-                mean_level=float(image.mean() / np.iinfo(image.dtype).max),
-                identical=bool(np.array_equal(image, camera.scene.render(float(scene_time)))),
+        install_commands(engine)
+        sink = TiledSink(data_dir / "journal", server.client)
+        engine.subscribe(sink)
+        scene_times: dict[str, float] = {}
+        engine.subscribe(_scene_time_recorder(scene_times))
+        bar = tqdm(total=slots, desc="slots", unit="slot", disable=not progress)
+        engine.subscribe(lambda name, doc: bar.update(1), "stop")
+        try:
+            result = engine(
+                timelapse(
+                    [camera],
+                    schedule.to_dict(),
+                    store=str(data_dir / "timelapses"),
+                    md={"purpose": "bluesky-timelapse demo"},
+                )
             )
-            for i, (image, scene_time) in enumerate(zip(images, scene_times, strict=True))
+        finally:
+            bar.close()
+            sink.close(timeout=120)
+        timelapse_id: str = result.plan_result  # type: ignore[union-attr]
+        frames = load(server.client(), timelapse_id)
+        rows = [
+            SlotRow(
+                slot=int(slot),
+                scene_time=scene_times[run_uid],
+                brightness=float(frame.mean() / 255),
+                identical=bool(np.array_equal(frame, camera.scene.render(scene_times[run_uid]))),
+            )
+            for slot, run_uid, frame in zip(
+                frames["slot"].values, frames["run_uid"].values, frames.values, strict=True
+            )
         ]
-        exit_status = run.metadata["stop"]["exit_status"]
-    (resource,) = resources
-    return DemoReport(
-        run_uid=uid,
-        exit_status=exit_status,
-        frames_location=Path(resource["root"], resource["resource_path"]),
-        catalog_directory=catalog_directory,
-        rows=rows,
-    )
+        if keep_serving is not None:
+            keep_serving(server)
+        return DemoReport(
+            timelapse_id=timelapse_id,
+            slots=slots,
+            rows=rows,
+            nbytes=int(frames.nbytes),
+            frames_directory=data_dir / "frames",
+            tiled_directory=server.directory,
+            uri=server.uri,
+        )
+
+
+def _scene_time_recorder(scene_times: dict[str, float]) -> Callable[[str, Any], None]:
+    descriptors: dict[str, str] = {}
+
+    def record(name: str, doc: dict[str, Any]) -> None:
+        if name == "descriptor":
+            descriptors[doc["uid"]] = doc["run_start"]
+        elif name == "event":
+            scene_times[descriptors[doc["descriptor"]]] = doc["data"]["garden_scene_time"]
+
+    return record

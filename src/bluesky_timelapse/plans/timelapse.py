@@ -8,7 +8,6 @@ on, so a crash costs at most the slot it interrupted, and
 :func:`resume_timelapse` continues exactly where the timelapse was.
 """
 
-
 import logging
 import threading
 import time
