@@ -19,7 +19,15 @@ def run_command(*args):
 
 def test_demo_acquires_into_embedded_tiled_and_reads_everything_back(tmp_path):
     result = run_command(
-        "demo", "--slots", "3", "--interval", "0.5", "--writer", "tiff", "--data-dir", str(tmp_path)
+        "demo",
+        "--slots",
+        "3",
+        "--interval",
+        "0.5",
+        "--writer",
+        "tiff",
+        "--data-dir",
+        str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     assert "3 of 3 slots read back from Tiled identical to what the camera took." in result.stdout
@@ -66,3 +74,36 @@ def test_slots_must_be_positive(text):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["demo", "--slots", text])
     assert exit_info.value.code == 2
+
+
+def test_status_shows_timelapses_and_the_sink_backlog(tmp_path):
+    from datetime import UTC, datetime
+
+    from bluesky_timelapse.callbacks.tiled_sink import HEALTH_FILE
+    from bluesky_timelapse.persistence import TimelapseState, TimelapseStore
+    from bluesky_timelapse.plans import every
+
+    now = datetime.now(UTC)
+    schedule = every(3600, count=10, start=now)
+    state = TimelapseState(
+        timelapse_id="basil", created=now, updated=now, schedule=schedule.to_dict()
+    )
+    state.mark_running(0, schedule.first().time, lateness=0.1, started=now)
+    state.mark_run_uid(0, "uid-0")
+    state.mark_run_closed(0)
+    state.mark_failed(0, "RuntimeError: sensor timeout", finished=now)
+    TimelapseStore(tmp_path / "timelapses").create(state)
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / HEALTH_FILE).write_text(
+        '{"queue_depth": 12, "oldest_unsent_age": 30.0, "runs_pending": 2, '
+        '"last_error": "ConnectError: refused", "connected": false, "updated": 1795300000.0}'
+    )
+    result = run_command("status", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "basil" in result.stdout and "running" in result.stdout and "1/10" in result.stdout
+    assert "1 failed, last: RuntimeError: sensor timeout" in result.stdout
+    assert "12 documents waiting in 2 runs, oldest 30 s, not connected" in result.stdout
+    assert "last error: ConnectError: refused" in result.stdout
+    missing = run_command("status", "nope", "--data-dir", str(tmp_path))
+    assert missing.returncode == 1
+    assert "no timelapse 'nope'" in missing.stderr

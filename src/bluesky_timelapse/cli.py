@@ -73,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(run=_run_demo)
 
+    status = commands.add_parser(
+        "status",
+        help="progress of timelapses and the Tiled sink's backlog",
+        description=(
+            "Show the timelapses of the store (progress, next slot, last error, "
+            "suspension) and the backlog of the Tiled sink, from the files a running "
+            "or stopped session leaves in the data directory."
+        ),
+    )
+    status.add_argument("timelapse_id", nargs="?", help="one timelapse (default: all)")
+    status.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the data directory (default ${DATA_DIR_VARIABLE} or the user data directory)",
+    )
+    status.set_defaults(run=_run_status)
+
     serve = commands.add_parser(
         "serve",
         help="run the embedded Tiled server in the foreground until Ctrl-C",
@@ -152,6 +170,57 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{value} is not allowed; give seconds > 0")
     return value
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from .callbacks import read_health
+    from .plans import TimelapseSummary, list_timelapses, timelapse_status
+
+    data_dir = args.data_dir or default_data_dir()
+    store = data_dir / "timelapses"
+    summaries: list[TimelapseSummary]
+    if args.timelapse_id:
+        try:
+            summaries = [timelapse_status(args.timelapse_id, store)]
+        except FileNotFoundError:
+            print(
+                f"bluesky-timelapse status: error: no timelapse {args.timelapse_id!r} in {store}",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        summaries = list_timelapses(store) if store.is_dir() else []
+    print(f"timelapses in {store}: {len(summaries)}")
+    if summaries:
+        print(f"  {'id':<28} {'status':<10} {'done':>9}  {'next slot (UTC)':<19}  notes")
+    for summary in summaries:
+        done = sum(n for status, n in summary.counts.items() if status != "running")
+        total = "inf" if summary.total is None else str(summary.total)
+        upcoming = f"{summary.next_slot:%Y-%m-%d %H:%M:%S}" if summary.next_slot else "-"
+        notes = []
+        if summary.suspended:
+            notes.append(f"suspended: {summary.suspended}")
+        if summary.counts.get("missed"):
+            notes.append(f"{summary.counts['missed']} missed")
+        if summary.counts.get("failed"):
+            notes.append(f"{summary.counts['failed']} failed, last: {summary.last_error}")
+        print(
+            f"  {summary.timelapse_id:<28} {summary.status:<10} {done:>4}/{total:<4}  "
+            f"{upcoming:<19}  {'; '.join(notes)}"
+        )
+    health = read_health(data_dir / "journal")
+    if health is None:
+        print("Tiled sink: no journal in this data directory")
+    else:
+        age = "-" if health.oldest_unsent_age is None else f"{health.oldest_unsent_age:.0f} s"
+        when = datetime.fromtimestamp(health.updated, UTC)
+        print(
+            f"Tiled sink (as of {when:%Y-%m-%d %H:%M:%S} UTC): {health.queue_depth} documents "
+            f"waiting in {health.runs_pending} runs, oldest {age}, "
+            f"{'connected' if health.connected else 'not connected'}"
+            + (f", last error: {health.last_error}" if health.last_error else "")
+        )
+    return 0
 
 
 def _port_number(text: str) -> int:
