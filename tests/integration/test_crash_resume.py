@@ -15,7 +15,7 @@ from bluesky_timelapse.persistence import TimelapseStore
 from support import validate
 
 RUNNER = Path(__file__).with_name("timelapse_process.py")
-SLOTS = 8
+SLOTS = 10
 
 
 class Session:
@@ -30,21 +30,26 @@ class Session:
             "--journal", str(tmp_path / "journal.jsonl"),
             "--id", "crash-test",
             "--slots", str(SLOTS),
+            "--grace", "5",
         ]  # fmt: skip
         if resume:
             arguments.append("--resume")
         self.process = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True)
 
-    def kill_at(self, marker: str, delay: float = 0.0) -> None:
-        """SIGKILL once the process printed ``marker`` (plus ``delay`` seconds)."""
+    def kill_at(self, marker: str, delay: float = 0.0) -> bool:
+        """SIGKILL at the first line starting with ``marker`` (plus ``delay`` seconds).
+
+        Returns False if the timelapse finished first (nothing left to kill).
+        """
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            if line.strip() == marker:
+            if line.startswith(marker):
                 time.sleep(delay)
                 self.process.send_signal(signal.SIGKILL)
                 self.process.wait(timeout=30)
-                return
-        raise AssertionError(f"the process ended (rc {self.process.wait()}) before {marker!r}")
+                return True
+        assert self.process.wait() == 0
+        return False
 
     def finish(self) -> None:
         out, _ = self.process.communicate(timeout=120)
