@@ -107,3 +107,28 @@ def test_status_shows_timelapses_and_the_sink_backlog(tmp_path):
     missing = run_command("status", "nope", "--data-dir", str(tmp_path))
     assert missing.returncode == 1
     assert "no timelapse 'nope'" in missing.stderr
+
+
+def test_demo_against_another_tiled_server_by_uri_and_key(tmp_path):
+    import os
+
+    from bluesky_timelapse.tiled import LocalTiled
+
+    data_dir = tmp_path / "rig"
+    with LocalTiled(tmp_path / "facility", readable_storage=[data_dir / "frames"]) as server:
+        environment = os.environ | {"TILED_API_KEY": server.api_key}
+        arguments = [COMMAND, "demo", "--slots", "2", "--interval", "0.5", "--no-progress"]
+        arguments += ["--data-dir", str(data_dir), "--tiled-uri", server.uri]
+        result = subprocess.run(
+            arguments, capture_output=True, text=True, timeout=240, env=environment
+        )
+        assert result.returncode == 0, result.stderr
+        assert "2 of 2 slots read back from Tiled identical" in result.stdout
+        assert f"tiled    {server.uri}\n" in result.stdout
+        assert server.api_key not in result.stdout + result.stderr
+        assert not (data_dir / "tiled").exists()  # no embedded server was started
+        wrong = environment | {"TILED_API_KEY": "not-the-key"}
+        refused = subprocess.run(arguments, capture_output=True, text=True, timeout=240, env=wrong)
+        assert refused.returncode == 1
+        assert "not-the-key" not in refused.stderr
+        assert server.uri in refused.stderr

@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "or the user data directory, plus /demo)",
     )
     demo.add_argument(
+        "--tiled-uri",
+        default=None,
+        help="a Tiled server to use instead of the embedded one (default "
+        "$BLUESKY_TIMELAPSE_TILED_URI; its API key from $TILED_API_KEY)",
+    )
+    demo.add_argument(
         "--keep-serving",
         action="store_true",
         help="leave the Tiled server up for browsing until Ctrl-C",
@@ -135,6 +141,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         slots=args.slots,
         interval=args.interval,
         writer=args.writer,
+        tiled_uri=args.tiled_uri,
         keep_serving=_serve_until_interrupted if args.keep_serving else None,
         progress=not args.no_progress,
     )
@@ -143,7 +150,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(f"  slots    {report.slots} scheduled, {len(report.rows)} frames in Tiled")
     print(f"  bytes    {report.nbytes:,} of frames read back with load()")
     print(f"  frames   {report.frames_directory}")
-    print(f"  tiled    {report.uri} (catalog {report.tiled_directory}; stopped)")
+    if report.tiled_directory is not None:
+        print(f"  tiled    {report.uri} (embedded, catalog {report.tiled_directory}; stopped)")
+    else:
+        print(f"  tiled    {report.uri}")
     print()
     print("  slot  garden clock  brightness  Tiled == camera")
     for row in report.rows:

@@ -9,9 +9,11 @@ with :func:`~bluesky_timelapse.tiled.load` and checked frame by frame.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from tqdm import tqdm
 from .callbacks import TiledSink
 from .devices import SimCamera
 from .plans import every, install_commands, timelapse
-from .tiled import LocalTiled, load
+from .tiled import LocalTiled, connect, load, tiled_settings
 
 GARDEN_SECONDS_PER_SLOT = 7200.0
 """Scene time between demo slots: two garden hours, so 12 slots show a day."""
@@ -47,7 +49,7 @@ class DemoReport:
     rows: list[SlotRow]
     nbytes: int
     frames_directory: Path
-    tiled_directory: Path
+    tiled_directory: Path | None
     uri: str
 
 
@@ -57,16 +59,20 @@ def run_demo(
     slots: int = 12,
     interval: float = 1.0,
     writer: str = "hdf5",
+    tiled_uri: str | None = None,
     keep_serving: Callable[[LocalTiled], None] | None = None,
     progress: bool = True,
 ) -> DemoReport:
     """Run a ``slots``-slot timelapse ``interval`` seconds apart and check it in Tiled.
 
-    Frames go to ``data_dir/frames``; the Tiled catalog lives in ``data_dir/tiled``,
-    the sink's journal in ``data_dir/journal`` and the timelapse store in
-    ``data_dir/timelapses``; all persist. ``keep_serving``, if given, is called
-    with the running server before it stops.
+    Frames go to ``data_dir/frames``; the sink's journal lives in
+    ``data_dir/journal`` and the timelapse store in ``data_dir/timelapses``; all
+    persist. Tiled is the embedded server (catalog in ``data_dir/tiled``) unless a
+    server is given by ``tiled_uri`` or ``$BLUESKY_TIMELAPSE_TILED_URI`` (with
+    ``$TILED_API_KEY``); that server must be able to read ``data_dir/frames``.
+    ``keep_serving``, if given, is called with the embedded server before it stops.
     """
+    target = tiled_settings(tiled_uri)
     camera = SimCamera(
         name="garden",
         root=str(data_dir / "frames"),
@@ -78,12 +84,22 @@ def run_demo(
         time_scale=GARDEN_SECONDS_PER_SLOT / interval,
     )
     (data_dir / "frames").mkdir(parents=True, exist_ok=True)
-    with LocalTiled(data_dir / "tiled", readable_storage=[data_dir / "frames"]) as server:
+    with contextlib.ExitStack() as stack:
+        server: LocalTiled | None = None
+        if target.uri is None:
+            server = stack.enter_context(
+                LocalTiled(data_dir / "tiled", readable_storage=[data_dir / "frames"])
+            )
+            client_factory: Callable[[], Any] = server.client
+            uri = server.uri
+        else:
+            connect(target)  # a clear error now if it is unreachable or refuses the key
+            client_factory, uri = partial(connect, target), target.uri
         start = datetime.now(UTC) + timedelta(seconds=0.5)
         schedule = every(interval, count=slots, start=start)
         engine = RunEngine({}, call_returns_result=True)
         install_commands(engine)
-        sink = TiledSink(data_dir / "journal", server.client)
+        sink = TiledSink(data_dir / "journal", client_factory)
         engine.subscribe(sink)
         scene_times: dict[str, float] = {}
         engine.subscribe(_scene_time_recorder(scene_times))
@@ -102,7 +118,7 @@ def run_demo(
             bar.close()
             sink.close(timeout=120)
         timelapse_id: str = result.plan_result  # type: ignore[union-attr]
-        frames = load(server.client(), timelapse_id)
+        frames = load(client_factory(), timelapse_id)
         rows = [
             SlotRow(
                 slot=int(slot),
@@ -114,7 +130,7 @@ def run_demo(
                 frames["slot"].values, frames["run_uid"].values, frames.values, strict=True
             )
         ]
-        if keep_serving is not None:
+        if keep_serving is not None and server is not None:
             keep_serving(server)
         return DemoReport(
             timelapse_id=timelapse_id,
@@ -122,8 +138,8 @@ def run_demo(
             rows=rows,
             nbytes=int(frames.nbytes),
             frames_directory=data_dir / "frames",
-            tiled_directory=server.directory,
-            uri=server.uri,
+            tiled_directory=server.directory if server is not None else None,
+            uri=uri,
         )
 
 
