@@ -1,4 +1,5 @@
-"""Suspenders for long timelapses: low disk space, a stale camera, outside a daily window.
+"""Suspenders for long timelapses: low disk space, a stale camera, outside a daily window,
+a Tiled backlog.
 
 A bluesky suspender watches an ophyd signal and holds the plan while the signal
 says so. The suspenders here watch a :class:`PollingSignal`, which measures
@@ -66,6 +67,7 @@ __all__ = [
     "SuspendLowDiskSpace",
     "SuspendOutsideWindow",
     "SuspendStaleCamera",
+    "SuspendWhenTiledBacklog",
     "SuspensionCallback",
     "SuspensionEvent",
     "SuspensionLog",

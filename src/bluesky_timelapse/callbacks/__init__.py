@@ -4,7 +4,7 @@
   background, replay after a crash; each run ends in Tiled exactly once.
 """
 
-from .journal import RunJournal, recover
+from .journal import Entry, RunJournal, recover
 from .tiled_sink import SinkHealth, TiledSink, read_health
 
-__all__ = ["RunJournal", "SinkHealth", "TiledSink", "read_health", "recover"]
+__all__ = ["Entry", "RunJournal", "SinkHealth", "TiledSink", "read_health", "recover"]

@@ -94,14 +94,14 @@ class TiledSink:
         after failures, on the forwarding thread, so an unreachable server at
         start only delays forwarding).
     spec_to_mimetype
-        Passed to ``TiledWriter``; by default this package's specs.
+        Passed to ``TiledWriter``, on top of this package's own specs.
     batch_size
         Passed to ``TiledWriter``: 1 makes each event readable as soon as sent.
     fsync_every, fsync_interval
         The journal is fsynced every ``fsync_every`` documents, every
         ``fsync_interval`` seconds, and at every stop document.
     retry_initial, retry_max
-        Backoff between forwarding attempts while Tiled is unreachable (s).
+        Backoff between forwarding attempts after a failure (s).
 
     Raises
     ------
@@ -326,7 +326,8 @@ class TiledSink:
                 return
             except Exception as error:
                 failures += 1
-                self._record_error(run, error)
+                self._record_error(run, error, retrying=not _is_authentication_error(error))
+                self._write_health()
                 if _is_authentication_error(error):
                     logger.error(
                         "TiledSink: Tiled refused the API key (%s); forwarding stopped, the "
@@ -414,13 +415,15 @@ class TiledSink:
             self._connected = True
         return self._client
 
-    def _record_error(self, run: _Run, error: Exception) -> None:
+    def _record_error(self, run: _Run, error: Exception, *, retrying: bool) -> None:
         message = f"{type(error).__name__}: {error}"
         with self._lock:
             first = self._last_error is None
             self._last_error = message
             self._connected = False
             self._client = None  # connect afresh
+        if not retrying:
+            return
         log = logger.warning if first else logger.debug
         log(
             "TiledSink: could not send run %s to Tiled (%s); it stays in the journal at %s "

@@ -65,7 +65,7 @@ class TiledTarget:
     """
 
     uri: str | None = None
-    """The server (``http://host:8000``, or the API root ``.../api/v1``); None: the embedded one."""
+    """The server (``http://host:8000``, or the API root ``.../api/v1``), or None for the embedded one."""
 
     api_key: str | None = None
     """The API key; None to connect without one."""
@@ -136,7 +136,7 @@ def connect(
         If nothing answers at the URI, or no URI is given and no embedded server
         runs. The message names the URI.
     TiledAuthenticationError
-        If the server refuses the key (HTTP 401) or needs one that was not given.
+        If the server refuses the key (HTTP 401 or 403) or needs one that was not given.
         Raised at once: a refused key is not retried.
     """
     from tiled.client import from_uri

@@ -10,7 +10,7 @@ frame's pixels leave Tiled only when that frame is computed.
 Examples
 --------
 >>> from tiled.client import from_uri
->>> client = from_uri("http://127.0.0.1:8000?api_key=secret")  # doctest: +SKIP
+>>> client = from_uri("http://127.0.0.1:8000", api_key=key)  # doctest: +SKIP
 >>> frames = load(client, "20250601T080000Z-1a2b3c")  # doctest: +SKIP
 >>> frames.isel(slot=-1).plot.imshow()  # reads one frame  # doctest: +SKIP
 >>> frames.swap_dims(slot="scheduled_time").sel(scheduled_time="2025-06-02")  # doctest: +SKIP

@@ -212,7 +212,7 @@ class LocalTiled:
 
     @property
     def state_file(self) -> Path:
-        """``server.json``: pid and URI of the running server, no key."""
+        """The file ``server.json``, with the pid and URI of the running server (no key)."""
         return self.directory / STATE_FILE
 
     # -- state -----------------------------------------------------------------
