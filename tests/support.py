@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import h5py
 import numpy as np
 import tifffile
 import zarr
+
+from bluesky_timelapse.devices import SimCamera
 
 Documents = list[tuple[str, dict[str, Any]]]
 
@@ -71,3 +74,18 @@ def install_distribution(
     (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
     for module, source in modules.items():
         (directory / f"{module}.py").write_text(source)
+
+
+class FlakyCamera(SimCamera):
+    """A SimCamera whose trigger raises for chosen triggers (counted from 1)."""
+
+    def __init__(self, *args: Any, fail_on: Iterable[int] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail_on = set(fail_on)
+        self.triggers = 0
+
+    def trigger(self) -> Any:
+        self.triggers += 1
+        if self.triggers in self.fail_on:
+            raise RuntimeError(f"sensor timeout on trigger {self.triggers}")
+        return super().trigger()

@@ -23,7 +23,7 @@ from bluesky_timelapse.plans import (
     timelapse_status,
 )
 from bluesky_timelapse.suspenders import SuspendLowDiskSpace
-from support import install_distribution, only, validate
+from support import FlakyCamera, install_distribution, only, validate
 
 
 @pytest.fixture
@@ -148,21 +148,6 @@ def test_bad_options_are_refused_before_anything_is_recorded(
     with pytest.raises(ValueError, match=message):
         RE(timelapse([camera], every(1, count=2).to_dict(), store=store_dir, **option))
     assert TimelapseStore(store_dir).list() == []
-
-
-class FlakyCamera(SimCamera):
-    """Fails its trigger for chosen frames."""
-
-    def __init__(self, *args, fail_on=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fail_on = set(fail_on)
-        self.triggers = 0
-
-    def trigger(self):
-        self.triggers += 1
-        if self.triggers in self.fail_on:
-            raise RuntimeError(f"sensor timeout on trigger {self.triggers}")
-        return super().trigger()
 
 
 def flaky(tmp_path, fail_on):

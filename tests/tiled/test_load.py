@@ -24,7 +24,7 @@ from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.plans import Schedule, every, timelapse
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
 from bluesky_timelapse.tiled.load import list_timelapses, load
-from support import Documents, only
+from support import Documents, FlakyCamera, only
 
 SHAPE = (24, 32)
 
@@ -207,21 +207,6 @@ def test_rgb_frames_from_tiff_have_a_channel_dimension(
     assert frames.dtype == np.uint8
     produced = rgb.frames()
     np.testing.assert_array_equal(frames.values, np.stack([produced[0], produced[1]]))
-
-
-class FlakyCamera(SimCamera):
-    """Fails its trigger for chosen triggers (1-based)."""
-
-    def __init__(self, *args, fail_on=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fail_on = set(fail_on)
-        self.triggers = 0
-
-    def trigger(self):
-        self.triggers += 1
-        if self.triggers in self.fail_on:
-            raise RuntimeError(f"sensor timeout on trigger {self.triggers}")
-        return super().trigger()
 
 
 def test_a_failed_slot_is_left_out_or_nan(RE, documents, tiled_client, data_root, tmp_path):
