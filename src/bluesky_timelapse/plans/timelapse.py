@@ -292,11 +292,16 @@ class _Recorder:
         )
 
     def running(self, slot: Slot, lateness: float) -> None:
+        """Mark the slot running, in memory only.
+
+        The file learns it with the run's uid (:meth:`run_opened`): a crash before
+        that leaves the slot pending on disk, and no run of it exists, so the
+        resumed timelapse acquires it then, once. One save fewer per slot.
+        """
         with self._lock:
             self.state.mark_running(
                 slot.index, slot.time, lateness=lateness, started=datetime.now(UTC)
             )
-            self._save()
 
     def run_opened(self, slot: Slot, run_uid: str) -> None:
         with self._lock:
