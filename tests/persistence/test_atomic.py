@@ -201,3 +201,13 @@ def test_utc_timestamp_format() -> None:
 
     local = datetime(2026, 11, 22, 10, 30, 5, tzinfo=timezone(timedelta(hours=2)))
     assert atomic.utc_timestamp(local) == "20261122T083005Z"
+
+
+@pytest.mark.parametrize(("durable", "fsyncs"), [(True, 2), (False, 0)])
+def test_durable_decides_the_fsyncs(tmp_path, monkeypatch, durable, fsyncs):
+    calls = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
+    atomic_write(tmp_path / "state.json", b"{}", durable=durable)
+    assert (tmp_path / "state.json").read_bytes() == b"{}"
+    assert len(calls) == fsyncs  # the file, then its directory

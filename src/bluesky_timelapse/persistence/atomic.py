@@ -32,7 +32,12 @@ TEMPORARY_SUFFIX = ".tmp"
 
 
 def atomic_write(
-    path: Path | str, data: bytes, *, mode: int = FILE_MODE, exclusive: bool = False
+    path: Path | str,
+    data: bytes,
+    *,
+    mode: int = FILE_MODE,
+    exclusive: bool = False,
+    durable: bool = True,
 ) -> None:
     """Replace the content of ``path`` with ``data`` so that a crash leaves one or the other.
 
@@ -47,6 +52,10 @@ def atomic_write(
     exclusive
         If True, only create: raise ``FileExistsError`` if ``path`` exists, even when
         another process creates it at the same moment.
+    durable
+        If True (default), fsync the file and its directory, so the new content
+        survives a power cut. False still replaces atomically (a crash of the
+        process leaves one content or the other), without waiting for the disk.
 
     Raises
     ------
@@ -66,7 +75,8 @@ def atomic_write(
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if exclusive:
@@ -77,7 +87,8 @@ def atomic_write(
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    fsync_directory(path.parent)
+    if durable:
+        fsync_directory(path.parent)
 
 
 def fsync_directory(directory: Path | str) -> None:

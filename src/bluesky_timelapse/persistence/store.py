@@ -819,7 +819,11 @@ class TimelapseStore:
         make_private_directory(self.snapshot_directory)
         existing = self.snapshots(timelapse_id)
         number = int(existing[-1].name.rsplit(".", 1)[1]) + 1 if existing else 1
-        atomic_write(self.snapshot_directory / f"{timelapse_id}.json.{number}", data)
+        # Not fsynced: the current file is; a snapshot a power cut spoils is skipped
+        # as invalid when recovering, and the one before it is used.
+        atomic_write(
+            self.snapshot_directory / f"{timelapse_id}.json.{number}", data, durable=False
+        )
         for old in existing[: max(0, len(existing) + 1 - self.keep)]:
             old.unlink(missing_ok=True)
 
