@@ -144,6 +144,7 @@ class TiledSink:
 
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._new_documents = threading.Event()
         self._runs: dict[str, _Run] = {}
         self._pending: deque[str] = deque()  # run uids, in start order
         self._run_of: dict[str, str] = {}  # descriptor / resource uid -> run uid
@@ -163,23 +164,26 @@ class TiledSink:
         run_uid = self._route(name, doc)
         if run_uid is None:
             return
-        with self._lock:
-            run = self._runs.get(run_uid)
-            if run is None or run.journal is None or run.stopped:
-                logger.info(
-                    "TiledSink: %s document for run %s ignored: the run is %s",
-                    name,
-                    run_uid,
-                    "closed already" if run is not None else "not one this sink has open",
-                )
-                return
-            run.journal.append(name, doc)
-            run.journaled_at.append(time.time())
-            if name == "stop":
+        run = self._runs.get(run_uid)
+        if run is None or run.journal is None or run.stopped:
+            logger.info(
+                "TiledSink: %s document for run %s ignored: the run is %s",
+                name,
+                run_uid,
+                "closed already" if run is not None else "not one this sink has open",
+            )
+            return
+        # Only this thread writes the journal: no lock, so the forwarder never makes
+        # the RunEngine wait.
+        run.journal.append(name, doc)
+        run.journaled_at.append(time.time())
+        if name == "stop":
+            run.journal.close()
+            self._forget_routes(run_uid)
+            with self._lock:
                 run.stopped = True
-                run.journal.close()
-                self._forget_routes(run_uid)
-            self._wake.notify_all()
+                self._wake.notify_all()
+        self._new_documents.set()
 
     def _route(self, name: str, doc: dict[str, Any]) -> str | None:
         if name == "start":
@@ -226,7 +230,7 @@ class TiledSink:
     def _measure(self) -> SinkHealth:
         runs = [self._runs[uid] for uid in self._pending]
         depth = sum(len(run.journaled_at) for run in runs)
-        oldest = min((run.journaled_at[0] for run in runs if run.journaled_at), default=None)
+        oldest = min(filter(None, (_first(run.journaled_at) for run in runs)), default=None)
         now = time.time()
         return SinkHealth(
             queue_depth=depth,
@@ -260,6 +264,7 @@ class TiledSink:
                 if run.journal is not None:
                     run.journal.close()
             self._wake.notify_all()
+        self._new_documents.set()
         self._thread.join(timeout=max(timeout, 1.0))
         self._write_health()
         self._lock_file.release()
@@ -391,16 +396,15 @@ class TiledSink:
                 for entry in reader.read():
                     writer(entry.name, entry.doc)
                     sent += 1
-                    with self._lock:
-                        run.journaled_at.popleft()
+                    run.journaled_at.popleft()  # deque operations are atomic
                     self._connected = True
                     if entry.name == "stop":
                         return
-                with self._lock:
-                    if self._closing:
-                        raise _Closing
-                    if not run.stopped:
-                        self._wake.wait(timeout=0.5)
+                if self._closing:
+                    raise _Closing
+                if not run.stopped:
+                    self._new_documents.wait(timeout=0.5)
+                    self._new_documents.clear()
         except BaseException:
             with self._lock:  # those documents count as unsent again
                 run.journaled_at.extendleft([time.time()] * sent)
@@ -445,6 +449,14 @@ class TiledSink:
 
 class _Closing(Exception):
     """The sink is closing while a run is being forwarded."""
+
+
+def _first(times: deque[float]) -> float | None:
+    """The oldest time, or None (the forwarder may take it away at any moment)."""
+    try:
+        return times[0]
+    except IndexError:
+        return None
 
 
 def read_health(journal_directory: Path | str) -> SinkHealth | None:
