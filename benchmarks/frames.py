@@ -41,13 +41,11 @@ import argparse
 import itertools
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +59,7 @@ from ophyd.sim import SynSignalWithRegistry
 
 from bluesky_timelapse.devices import GardenScene, SimCamera
 from bluesky_timelapse.storage import FrameFormat, writer_for
+from machine import filesystem_of, package_version
 
 WRITERS: tuple[str, ...] = ("tiff", "hdf5", "zarr", "npy")
 TARGET_RATIO = 0.8
@@ -335,35 +334,6 @@ def warm_up(
         for fsync in fsync_modes:
             for measure in measurements(writer, fsync, few, size, RE, counter).values():
                 run_in_fresh_directory(measure, tmpdir)
-
-
-def package_version(name: str) -> str:
-    """The installed version of distribution ``name``, or ``"?"``."""
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "?"
-
-
-def filesystem_of(path: str) -> str:
-    """Describe the filesystem holding ``path``, like ``df -T``, from /proc/mounts."""
-    real = os.path.realpath(path)
-    best: tuple[str, str, str, str] | None = None
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                device, mount, fstype, options, *_ = line.split()
-                mount = mount.replace("\\040", " ")
-                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
-                if inside and (best is None or len(mount) >= len(best[1])):
-                    best = (device, mount, fstype, options)
-    except OSError:
-        pass
-    free_gb = shutil.disk_usage(real).free / 1e9
-    if best is None:
-        return f"{real} ({free_gb:.0f} GB free; filesystem unknown)"
-    device, mount, fstype, options = best
-    return f"{real}: {fstype} on {device} mounted at {mount} ({options}), {free_gb:.0f} GB free"
 
 
 def machine_facts(tmpdir: str) -> list[str]:

@@ -68,7 +68,6 @@ import gc
 import os
 import platform
 import resource
-import shutil
 import statistics
 import sys
 import tempfile
@@ -78,7 +77,6 @@ import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +88,7 @@ from ophyd import Signal
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import every, timelapse
+from machine import filesystem_of, package_version
 
 TARGET_P99_MS = 20.0
 TARGET_DRIFT_MS = 20.0
@@ -470,35 +469,6 @@ def summary(result: Result) -> dict[str, float]:
         "drift": result.drift * 1e3,
         "wall": result.wall,
     }
-
-
-def package_version(name: str) -> str:
-    """The installed version of distribution ``name``, or ``"?"``."""
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "?"
-
-
-def filesystem_of(path: str) -> str:
-    """Describe the filesystem holding ``path``, like ``df -T``, from /proc/mounts."""
-    real = os.path.realpath(path)
-    best: tuple[str, str, str, str] | None = None
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                device, mount, fstype, options, *_ = line.split()
-                mount = mount.replace("\\040", " ")
-                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
-                if inside and (best is None or len(mount) >= len(best[1])):
-                    best = (device, mount, fstype, options)
-    except OSError:
-        pass
-    free_gb = shutil.disk_usage(real).free / 1e9
-    if best is None:
-        return f"{real} ({free_gb:.0f} GB free; filesystem unknown)"
-    device, mount, fstype, options = best
-    return f"{real}: {fstype} on {device} mounted at {mount} ({options}), {free_gb:.0f} GB free"
 
 
 def machine_facts(tmpdir: str) -> list[str]:

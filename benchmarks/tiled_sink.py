@@ -84,7 +84,6 @@ import multiprocessing
 import os
 import platform
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -92,7 +91,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -106,6 +104,7 @@ from tiled.server import SimpleTiledServer
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
+from machine import filesystem_of, package_version
 
 TARGET_WALL_RATIO = 1.1
 TARGET_LATENCY_P99 = 2.0
@@ -453,35 +452,6 @@ def cost_by_name(costs: Sequence[tuple[str, float]]) -> str:
         f"{name} x{len(values)} {statistics.median(values):.3f}/{max(values):.3f}"
         for name, values in names.items()
     )
-
-
-def package_version(name: str) -> str:
-    """The installed version of distribution ``name``, or ``"?"``."""
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "?"
-
-
-def filesystem_of(path: str) -> str:
-    """Describe the filesystem holding ``path``, like ``df -T``, from /proc/mounts."""
-    real = os.path.realpath(path)
-    best: tuple[str, str, str, str] | None = None
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                device, mount, fstype, options, *_ = line.split()
-                mount = mount.replace("\\040", " ")
-                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
-                if inside and (best is None or len(mount) >= len(best[1])):
-                    best = (device, mount, fstype, options)
-    except OSError:
-        pass
-    free_gb = shutil.disk_usage(real).free / 1e9
-    if best is None:
-        return f"{real} ({free_gb:.0f} GB free; filesystem unknown)"
-    device, mount, fstype, options = best
-    return f"{real}: {fstype} on {device} mounted at {mount} ({options}), {free_gb:.0f} GB free"
 
 
 def load_average() -> str:
