@@ -3,9 +3,7 @@
 import json
 import logging
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,42 +16,36 @@ import pytest
 import tiled.client.utils
 from bluesky.plans import count
 from tiled.client import from_uri
-from tiled.server import SimpleTiledServer
 
 from bluesky_timelapse.callbacks import TiledSink, read_health
 from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.tiled import LocalTiled
 from support import WRITERS, only, validate
 
 SINK_PROCESS = Path(__file__).with_name("sink_process.py")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Server:
-    """A Tiled server that can be stopped and started again on the same port."""
+    """A Tiled server process that can be stopped and started again (same port if free)."""
 
     def __init__(self, directory: Path, data: Path):
-        self.directory, self.data = directory, data
-        self.port, self.api_key = free_port(), secrets.token_hex(8)
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self._server: SimpleTiledServer | None = None
+        self.data = data
+        self._tiled = LocalTiled(directory, readable_storage=[data])
+        self.uri = ""  # the last URI it served at: refused while it is stopped
+
+    @property
+    def api_key(self) -> str:
+        return self._tiled.api_key
 
     def start(self) -> None:
-        self._server = SimpleTiledServer(
-            self.directory, api_key=self.api_key, port=self.port, readable_storage=[self.data]
-        )
+        self._tiled.start()
+        self.uri = self._tiled.uri
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self._tiled.stop()
 
     def client(self):
-        return from_uri(self.uri, api_key=self.api_key)
+        return from_uri(self.uri, api_key=self.api_key, trust_env=False)
 
 
 @pytest.fixture
