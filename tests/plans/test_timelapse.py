@@ -256,15 +256,7 @@ def test_resume_refuses_other_detectors(RE, camera, tmp_path, store_dir):
 
 def test_resume_closes_the_run_a_dead_process_left_open(RE, documents, camera, store_dir):
     store = TimelapseStore(store_dir)
-    RE(
-        timelapse(
-            [camera],
-            every(0.2, count=2, start=soon(0.1)).to_dict(),
-            timelapse_id="tl",
-            store=store_dir,
-        )
-    )
-    orphan = orphan_slot_one(store, "tl")
+    orphan = two_slots_then_orphan_slot_one(RE, camera, store)
     documents.clear()
     install_commands(RE)
     RE(resume_timelapse("tl", [camera], store=store_dir))
@@ -378,8 +370,10 @@ def test_status_reports_progress_and_the_next_slot(RE, camera, store_dir):
     RE.abort()
 
 
-def orphan_slot_one(store, timelapse_id):
-    """Leave slot 1 as a SIGKILL during it would: running, its run open."""
+def two_slots_then_orphan_slot_one(RE, camera, store, timelapse_id="tl"):
+    """Run two slots, then leave slot 1 as a SIGKILL during it would: running, its run open."""
+    schedule = every(0.2, count=2, start=soon(0.1)).to_dict()
+    RE(timelapse([camera], schedule, timelapse_id=timelapse_id, store=str(store.directory)))
     state = store.load(timelapse_id)
     state.slots[1].status = "running"
     state.slots[1].stop_emitted = False
@@ -392,15 +386,7 @@ def test_without_install_commands_the_stop_stays_owed_and_is_said(
     RE, documents, camera, store_dir, caplog
 ):
     store = TimelapseStore(store_dir)
-    RE(
-        timelapse(
-            [camera],
-            every(0.2, count=2, start=soon(0.1)).to_dict(),
-            timelapse_id="tl",
-            store=store_dir,
-        )
-    )
-    orphan = orphan_slot_one(store, "tl")
+    orphan = two_slots_then_orphan_slot_one(RE, camera, store)
     documents.clear()
     with caplog.at_level("WARNING"):
         RE(resume_timelapse("tl", [camera], store=store_dir))
