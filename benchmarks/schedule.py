@@ -9,7 +9,10 @@ timelapse
     Our ``timelapse([camera], every(interval, count=N, start=now + 0.5 s), grace=10,
     store=...)``: one run per slot, each slot waited for with an absolute deadline
     (``wait_until``), every change of a slot's state saved to the store (in the same
-    temporary directory).
+    temporary directory). With the default ``lead`` (0.5 s) a slot begins ahead of
+    its time (run opened, camera staged, state saved) and its trigger waits for the
+    scheduled time; as the slots are only 0.1 s apart, each begins as soon as the one
+    before has ended.
 count(delay)
     bluesky's ``count([camera], num=N, delay=interval)``: one run, the delay slept
     after each reading. Its intended schedule is ``t0 + k * interval``, ``t0`` being
@@ -20,11 +23,11 @@ Lateness of a slot is the ``time`` of the slot's event minus the time the slot w
 due: for the timelapse, the first event of the slot's run minus the start
 document's ``scheduled_timestamp``; for ``count(delay)``, the event of point ``k``
 (``seq_num - 1``) minus ``t0 + k * interval``. Both thus include the cost of
-triggering and reading the camera; the timelapse's also includes opening the run
-and saving the slot's state, which ``count`` pays only once, before ``t0``. The
-table shows this event-based lateness; the lateness the timelapse records in each
-start document (``lateness``: when the slot began, before its run was opened) is
-printed below the table. Statistics are over all slots, including those held up by
+triggering and reading the camera; the timelapse opens its run and saves the
+slot's state before the slot's time (``lead``), as ``count`` does once, before
+``t0``. The table shows this event-based lateness; the lateness the timelapse
+records in each start document (``lateness``: how late the slot began, before its
+run was opened, 0 when it began on time) is printed below the table. Statistics are over all slots, including those held up by
 the suspension; drift is the lateness of the last slot minus that of the first.
 Wall time is that of the ``RE(...)`` call (the timelapse's includes its 0.5 s lead).
 

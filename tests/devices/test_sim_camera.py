@@ -7,6 +7,7 @@ import pytest
 from bluesky.plans import count
 
 from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.storage import NpySequenceWriter, writer_for
 from support import FORMATS, WRITERS, only, read_frames_from_resource, validate
 
 
@@ -100,3 +101,45 @@ def test_bad_frame_settings_are_refused_at_construction(tmp_path):
     with pytest.raises(ValueError, match=r"unknown writer 'png'; allowed: hdf5, npy, tiff, zarr"):
         make_camera(tmp_path, writer="png")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("exposure", [0.0, 0.01])  # completed at once; on the thread
+@pytest.mark.parametrize("writer", WRITERS)
+def test_write_behind_gives_the_same_documents_and_frames(
+    RE, documents, tmp_path, writer, exposure
+):
+    camera = make_camera(
+        tmp_path, writer=writer, write_queue=4, shape=(32, 48), exposure=exposure
+    )
+    RE(count([camera], num=6))
+
+    validate(documents)
+    (resource,) = only(documents, "resource")
+    events = only(documents, "event")
+    assert [d["datum_kwargs"] for d in only(documents, "datum")] == [
+        writer_for(writer).datum_kwargs(i) for i in range(6)
+    ]
+    produced = np.stack([camera.scene.render(e["data"]["cam_scene_time"]) for e in events])
+    np.testing.assert_array_equal(read_frames_from_resource(resource, 6), produced)
+
+
+def test_a_failed_write_behind_fails_the_run(RE, documents, tmp_path):
+    class FullDisk(NpySequenceWriter):
+        def _write(self, frame, index):
+            if index == 2:
+                raise OSError(28, "No space left on device")
+            super()._write(frame, index)
+
+    camera = make_camera(tmp_path, writer=FullDisk, write_queue=8, shape=(8, 8))
+    with pytest.raises(RuntimeError, match=r"writing frame 2 of .* failed"):
+        RE(count([camera], num=4))
+    (stop,) = only(documents, "stop")
+    assert stop["exit_status"] == "fail"
+    assert camera.writer is None
+    assert sorted(path.name[-6:] for path in tmp_path.rglob("*.npy")) == ["_0.npy", "_1.npy"]
+
+
+@pytest.mark.parametrize("write_queue", [-1, 2.0, None])
+def test_write_queue_must_be_an_integer_of_at_least_zero(tmp_path, write_queue):
+    with pytest.raises(ValueError, match=f"write_queue {write_queue!r} is invalid; allowed"):
+        make_camera(tmp_path, write_queue=write_queue)

@@ -64,11 +64,14 @@ def test_twenty_slots_make_twenty_runs_with_slot_metadata(RE, documents, camera,
     assert {run["timelapse_id"] for run in runs} == {timelapse_id}
     assert all(run["sample"] == "basil" for run in runs)
     slots = list(schedule.slots())
-    for run, slot in zip(runs, slots, strict=True):
+    events = only(documents, "event")
+    for run, event, slot in zip(runs, events, slots, strict=True):
         assert run["scheduled_time"] == slot.time.isoformat()
         assert run["scheduled_timestamp"] == slot.time.timestamp()
         assert run["lateness"] >= 0
-        assert run["time"] >= slot.time.timestamp()
+        # opened up to ``lead`` (0.5 s) early; the frame is taken at the slot's time
+        assert slot.time.timestamp() - 0.5 <= run["time"] <= event["time"]
+        assert event["time"] >= slot.time.timestamp()
     assert [stop["exit_status"] for stop in only(documents, "stop")] == ["success"] * 20
     assert len(only(documents, "event")) == 20
 
@@ -78,6 +81,21 @@ def test_twenty_slots_make_twenty_runs_with_slot_metadata(RE, documents, camera,
     assert [record.run_uid for record in state.slots] == [run["uid"] for run in runs]
     lateness = sorted(run["lateness"] for run in runs)
     print(f"lateness p50 {lateness[10] * 1e3:.1f} ms, max {lateness[-1] * 1e3:.1f} ms")
+
+
+@pytest.mark.parametrize("lead", [0, 0.15])
+def test_a_slot_opens_lead_seconds_early_and_triggers_on_time(
+    RE, documents, camera, store_dir, lead
+):
+    schedule = every(0.4, count=3, start=soon())
+    RE(timelapse([camera], schedule.to_dict(), lead=lead, store=store_dir))
+
+    times = [slot.time.timestamp() for slot in schedule.slots()]
+    runs, events = starts(documents), only(documents, "event")
+    assert all(run["time"] >= due - lead for run, due in zip(runs, times, strict=True))
+    if lead:  # opened ahead: the time before the trigger is spent waiting, in the run
+        assert all(run["time"] < due for run, due in zip(runs, times, strict=True))
+    assert all(event["time"] >= due for event, due in zip(events, times, strict=True))
 
 
 def test_the_plan_returns_its_id_and_a_given_id_is_used(RE, camera, store_dir):
@@ -138,6 +156,7 @@ def test_an_all_past_schedule_is_refused_under_skip_before_anything_is_recorded(
         ({"missed": "later"}, "missed 'later' is not allowed; allowed: skip, catch_up, run_all"),
         ({"on_failure": "panic"}, "on_failure 'panic' is not allowed; allowed: continue, stop"),
         ({"grace": -1}, "grace -1 is invalid; allowed: seconds >= 0"),
+        ({"lead": -0.5}, "lead -0.5 is invalid; allowed: seconds >= 0"),
         ({"plan": "no_such_plan"}, "plan 'no_such_plan' is not a known plan; allowed: "),
         ({"warmup_plan": "nope"}, "warmup_plan 'nope' is not a known plan"),
     ],
@@ -321,11 +340,12 @@ def test_warmup_before_the_first_slot_and_after_each_standby(
         )
     )
     run_times = [run["time"] for run in starts(documents)]
+    frame_times = [event["time"] for event in only(documents, "event")]
     assert [call for call, _ in hook_plans] == ["on", "off", "on"]
     first_on, off, second_on = (when for _, when in hook_plans)
-    assert first_on <= run_times[0] and run_times[0] - first_on >= 0.2  # warm-up ahead of slot 0
+    assert first_on < run_times[0] and frame_times[0] - first_on >= 0.3  # warm-up ahead
     assert run_times[1] < off < second_on < run_times[2]
-    assert run_times[2] - second_on >= 0.2  # warm-up ahead of slot 2 again
+    assert frame_times[2] - second_on >= 0.3  # warm-up ahead of slot 2 again
 
 
 def test_suspensions_are_recorded_in_the_store_and_shown_by_status(

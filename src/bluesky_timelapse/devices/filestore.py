@@ -20,7 +20,7 @@ import numpy as np
 from event_model import compose_resource
 from ophyd import Signal
 
-from ..storage import FrameFormat, FrameWriter, WriterFactory, writer_factory
+from ..storage import FrameFormat, FrameWriter, QueuedWriter, WriterFactory, writer_factory
 from .paths import PathSemantics, PathTemplates, ResolvedPaths
 
 EXTERNAL = "FILESTORE:"
@@ -76,11 +76,19 @@ class FileStoreMixin:
         (``"tiff"``, ``"hdf5"``, ``"zarr"``, ``"npy"``) or a writer factory.
     writer_options
         Keyword arguments for the writer factory (e.g. ``{"fsync": False}``).
+    write_queue
+        Frames allowed to wait for the disk. 0 (default): :meth:`store_frame`
+        returns once the frame is written (and synced), so every reading names a
+        frame already on disk. N > 0: frames are written behind, on a thread, as an
+        areaDetector file plugin does (:class:`~bluesky_timelapse.storage.QueuedWriter`);
+        acquisition overlaps the writes, a failed write fails the next frame and
+        unstage, and a crash can lose up to N frames that readings already name.
 
     Raises
     ------
     ValueError
-        For an unknown writer name or invalid path templates, at construction.
+        For an unknown writer name, invalid path templates or a ``write_queue``
+        that is not an integer >= 0, at construction.
     """
 
     name: str
@@ -95,8 +103,12 @@ class FileStoreMixin:
         path_semantics: PathSemantics = "posix",
         writer: str | WriterFactory = "tiff",
         writer_options: dict[str, Any] | None = None,
+        write_queue: int = 0,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(write_queue, int) or isinstance(write_queue, bool) or write_queue < 0:
+            raise ValueError(f"write_queue {write_queue!r} is invalid; allowed: an integer >= 0")
+        self.write_queue = write_queue
         self.path_templates = PathTemplates(
             write_path_template=write_path_template,
             root=root,
@@ -142,12 +154,21 @@ class FileStoreMixin:
         return staged
 
     def unstage(self) -> list[Any]:
-        """Close the writer, then unstage the device."""
+        """Close the writer (writing any queued frame), then unstage the device.
+
+        Raises
+        ------
+        RuntimeError
+            If a queued frame failed to write (``write_queue`` > 0); the device is
+            unstaged all the same.
+        """
         writer, self._writer, self._compose_datum = self._writer, None, None
         self._asset_docs_cache.clear()
-        if writer is not None:
-            writer.close()
-        unstaged: list[Any] = super().unstage()  # type: ignore[misc]
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            unstaged: list[Any] = super().unstage()  # type: ignore[misc]
         return unstaged
 
     def store_frame(self, frame: np.ndarray) -> str:
@@ -182,7 +203,9 @@ class FileStoreMixin:
                 f"cannot create the directory {str(directory)!r} for {self.name}'s frames: "
                 f"{err.strerror}"
             ) from err
-        writer = self._writer_factory(**self._writer_options)
+        writer: FrameWriter = self._writer_factory(**self._writer_options)
+        if self.write_queue:
+            writer = QueuedWriter(writer, self.write_queue)
         stem = f"{self.name}_{datetime.now():%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         writer.open(directory, stem)
         return writer

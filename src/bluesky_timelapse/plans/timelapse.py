@@ -2,7 +2,8 @@
 
 Each slot runs an inner plan (``count(detectors)`` unless told otherwise) as one
 run whose start document carries ``timelapse_id``, ``slot_index``,
-``scheduled_time`` and ``lateness``. Every change of a slot's state is saved to
+``scheduled_time`` and ``lateness``. A slot begins ``lead`` seconds early (run
+opened, devices staged) and its first trigger waits for the scheduled time. Every change of a slot's state is saved to
 the :class:`~bluesky_timelapse.persistence.TimelapseStore` before the plan goes
 on, so a crash costs at most the slot it interrupted, and
 :func:`resume_timelapse` continues exactly where the timelapse was.
@@ -21,7 +22,7 @@ import bluesky.plan_stubs as bps
 import bluesky.plans
 import bluesky.preprocessors as bpp
 from bluesky.protocols import Readable
-from bluesky.utils import InvalidCommand, MsgGenerator, RunEngineControlException
+from bluesky.utils import InvalidCommand, Msg, MsgGenerator, RunEngineControlException, single_gen
 
 from .. import plugins
 from ..persistence import TimelapseState, TimelapseStore
@@ -55,9 +56,16 @@ class TimelapseOptions:
         What happens to a slot later than ``grace``: ``"skip"`` records it missed;
         ``"catch_up"`` runs the latest overdue slot once, now; ``"run_all"`` runs
         every overdue slot, now.
+    lead
+        Seconds before its scheduled time a slot begins: its run is opened and its
+        devices staged (and the slot's state saved) ahead, and the inner plan's
+        first ``trigger`` (or ``read``, ``kickoff``) waits for the scheduled time,
+        so the frame is taken on time whatever the opening costs. 0 begins the slot
+        at its time.
     warmup, warmup_plan
-        The warm-up plan starts ``warmup`` seconds before the first slot, and
-        before the first slot after a standby.
+        The warm-up plan starts ``warmup`` seconds before the first slot (or
+        ``lead`` seconds, if longer: it runs before the slot begins), and before
+        the first slot after a standby.
     standby_threshold, standby_plan
         When the next slot is more than ``standby_threshold`` seconds away, the
         standby plan runs and the rig warms up again before that slot.
@@ -70,6 +78,7 @@ class TimelapseOptions:
     plan_kwargs: dict[str, Any] | None = None
     grace: float = 60.0
     missed: MissedPolicy = "skip"
+    lead: float = 0.5
     warmup: float = 0.0
     warmup_plan: str | None = None
     standby_threshold: float | None = None
@@ -80,6 +89,7 @@ class TimelapseOptions:
         _check_choice("missed", self.missed, MISSED_POLICIES)
         _check_choice("on_failure", self.on_failure, FAILURE_POLICIES)
         _check_seconds("grace", self.grace)
+        _check_seconds("lead", self.lead)
         _check_seconds("warmup", self.warmup)
         if self.standby_threshold is not None:
             _check_seconds("standby_threshold", self.standby_threshold)
@@ -124,6 +134,7 @@ def timelapse(
     plan_kwargs: dict[str, Any] | None = None,
     grace: float = 60.0,
     missed: MissedPolicy = "skip",
+    lead: float = 0.5,
     warmup: float = 0.0,
     warmup_plan: str | None = None,
     standby_threshold: float | None = None,
@@ -144,7 +155,7 @@ def timelapse(
         :func:`~bluesky_timelapse.plans.schedule.schedule_from_spec`), e.g.
         ``{"kind": "every", "interval": "10m", "count": 144}``; a
         :class:`~bluesky_timelapse.plans.schedule.Schedule` works too.
-    plan, plan_kwargs, grace, missed, warmup, warmup_plan, standby_threshold, standby_plan, on_failure
+    plan, plan_kwargs, grace, missed, lead, warmup, warmup_plan, standby_threshold, standby_plan, on_failure
         See :class:`TimelapseOptions`.
     timelapse_id
         Name of the timelapse in the store; generated if not given. An existing
@@ -178,6 +189,7 @@ def timelapse(
         plan_kwargs=dict(plan_kwargs or {}),
         grace=grace,
         missed=missed,
+        lead=lead,
         warmup=warmup,
         warmup_plan=warmup_plan,
         standby_threshold=standby_threshold,
@@ -406,16 +418,15 @@ def _run(
             if slot is None:
                 break
             yield from bps.checkpoint()
-            if cold and warmup is not None:
-                yield from wait_until(slot.time.timestamp() - options.warmup)
+            if cold and warmup is not None:  # before the slot begins, at least ``warmup`` ahead
+                yield from wait_until(slot.time.timestamp() - max(options.warmup, options.lead))
                 yield from warmup(list(detectors))
             cold = False
-            yield from wait_until(slot.time)
-            lateness = _lateness(slot)
+            yield from wait_until(slot.time.timestamp() - options.lead)
             if _is_missed(slot, slots.peek(), options):
                 recorder.missed([slot], _lateness)
             else:
-                yield from _acquire(recorder, slot, lateness, inner, detectors, options)
+                yield from _acquire(recorder, slot, inner, detectors, options)
             following = slots.peek()
             threshold = options.standby_threshold
             if (
@@ -438,11 +449,11 @@ def _run(
 def _acquire(
     recorder: _Recorder,
     slot: Slot,
-    lateness: float,
     inner: PlanFactory,
     detectors: Sequence[Readable],
     options: TimelapseOptions,
 ) -> MsgGenerator[None]:
+    lateness = max(0.0, _lateness(slot))  # begun ``lead`` early, the slot is not late
     md = {
         **recorder.state.md,
         "timelapse_id": recorder.state.timelapse_id,
@@ -452,7 +463,8 @@ def _acquire(
         "lateness": lateness,
     }
     recorder.running(slot, lateness)
-    plan = bpp.inject_md_wrapper(inner(list(detectors), **(options.plan_kwargs or {})), md)
+    plan = _hold_acquisition(inner(list(detectors), **(options.plan_kwargs or {})), slot)
+    plan = bpp.inject_md_wrapper(plan, md)
 
     def on_open(uid: str) -> None:
         recorder.run_opened(slot, uid)
@@ -475,6 +487,24 @@ def _acquire(
             raise
         return
     recorder.succeeded(slot)
+
+
+ACQUIRING_COMMANDS = frozenset({"trigger", "read", "kickoff"})
+"""The messages an inner plan's acquisition begins with; the first waits for its slot."""
+
+
+def _hold_acquisition(plan: MsgGenerator[Any], slot: Slot) -> MsgGenerator[Any]:
+    """Pass ``plan`` through; its first acquiring message waits for the slot's time."""
+    held = False
+
+    def hold(msg: Msg) -> tuple[MsgGenerator[Any] | None, None]:
+        nonlocal held
+        if held or msg.command not in ACQUIRING_COMMANDS:
+            return None, None
+        held = True
+        return bpp.pchain(wait_until(slot.time), single_gen(msg)), None
+
+    return (yield from bpp.plan_mutator(plan, hold))
 
 
 def _close_orphaned_runs(recorder: _Recorder) -> MsgGenerator[None]:

@@ -21,6 +21,7 @@ from ._base import (
 )
 from .hdf5 import HDF5Writer
 from .npy import NpySequenceWriter
+from .queued import QueuedWriter
 from .registry import WriterFactory, writer_factory, writer_for, writer_names
 from .tiff import TiffSequenceWriter
 from .zarr import ZarrWriter
@@ -33,6 +34,7 @@ __all__ = [
     "FrameWriter",
     "HDF5Writer",
     "NpySequenceWriter",
+    "QueuedWriter",
     "ResourceDescription",
     "TiffSequenceWriter",
     "WriterFactory",
