@@ -46,6 +46,25 @@ def read_frames_from_resource(resource: dict[str, Any], count: int) -> np.ndarra
     raise AssertionError(f"unexpected spec {spec}")
 
 
+def read_frames_from_stream_resource(stream_resource: dict[str, Any], count: int) -> np.ndarray:
+    """Read ``count`` frames a StreamResource points at, with the format's own library."""
+    uri = stream_resource["uri"]
+    assert uri.startswith("file://localhost/"), uri
+    path = Path(uri.removeprefix("file://localhost"))
+    mimetype, parameters = stream_resource["mimetype"], stream_resource["parameters"]
+    if mimetype == "multipart/related;type=image/tiff":
+        names = [parameters["template"] % ("", parameters["filename"], i) for i in range(count)]
+        return np.stack([tifffile.imread(path / name) for name in names])
+    if mimetype == "application/x-hdf5":
+        with h5py.File(path, "r", swmr=True) as file:
+            return file[parameters["dataset"]][:count]
+    if mimetype == "multipart/related;type=application/x-npy":
+        return np.stack([np.load(f"{path}_{i}.npy") for i in range(count)])
+    if mimetype == "application/x-zarr":
+        return zarr.open_array(path, mode="r")[:count, 0]  # stored (N, 1, y, x)
+    raise AssertionError(f"unexpected mimetype {mimetype}")
+
+
 WRITERS = ["tiff", "hdf5", "zarr", "npy"]
 FORMATS: dict[str, dict[str, Any]] = {
     "mono-uint16": {"shape": (48, 64), "dtype": "uint16", "colour": False},
@@ -89,3 +108,20 @@ class FlakyCamera(SimCamera):
         if self.triggers in self.fail_on:
             raise RuntimeError(f"sensor timeout on trigger {self.triggers}")
         return super().trigger()
+
+
+def write_video(path: Path, frames: np.ndarray) -> Path:
+    """Write BGR ``frames`` (N, y, x, 3) uint8 as a lossless FFV1 video; return ``path``.
+
+    FFV1 in Matroska is lossless in opencv-python-headless: reading the file back
+    with ``cv2.VideoCapture`` gives exactly ``frames``.
+    """
+    import cv2  # optional dependency, only for the tests that need it
+
+    height, width = frames.shape[1:3]
+    video = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), 5.0, (width, height))
+    assert video.isOpened(), f"this OpenCV cannot write FFV1 to {path}"
+    for frame in frames:
+        video.write(frame)
+    video.release()
+    return path

@@ -40,3 +40,15 @@ def test_describes_a_resource_pointing_at_the_array(tmp_path):
     assert description.spec == "BLUESKY_TIMELAPSE_ZARR"
     assert description.relative_path == "cam.zarr/data"
     assert description.resource_kwargs == {"chunk_shape": [1]}
+
+
+def test_a_collection_axis_stores_frames_as_one_by_y_by_x(tmp_path):
+    writer = ZarrWriter(collection_axis=True)
+    writer.open(tmp_path, "cam")
+    frames = [np.full((4, 5), i, np.uint16) for i in range(3)]
+    for frame in frames:
+        writer.append(frame)
+    writer.close()
+    array = zarr.open_array(writer.path, mode="r")
+    assert array.shape == (3, 1, 4, 5) and array.chunks == (1, 1, 4, 5)
+    np.testing.assert_array_equal(array[:, 0], np.stack(frames))

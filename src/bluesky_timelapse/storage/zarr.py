@@ -1,4 +1,4 @@
-"""Zarr v3: one array of shape ``(N, y, x[, c])``, one frame per chunk."""
+"""Zarr v3: one array of shape ``(N, y, x[, c])`` (or ``(N, 1, y, x[, c])``), a frame a chunk."""
 
 from __future__ import annotations
 
@@ -22,13 +22,20 @@ class ZarrWriter(FileFrameWriter):
     ----------
     array_name
         The array's name inside the group (one array per data key).
+    collection_axis
+        Store each frame as ``(1, *frame_shape)``, the array being
+        ``(N, 1, y, x[, c])``: the shape ophyd-async data keys give a frame, which
+        Tiled needs on disk to serve a StreamResource.
     fsync
         Sync the frame's chunk and the array metadata to disk before it counts.
     """
 
-    def __init__(self, *, array_name: str = "data", fsync: bool = True) -> None:
+    def __init__(
+        self, *, array_name: str = "data", collection_axis: bool = False, fsync: bool = True
+    ) -> None:
         super().__init__(fsync=fsync)
         self.array_name = array_name
+        self.collection_axis = collection_axis
         self._group: zarr.Group | None = None
         self._array: zarr.Array | None = None
 
@@ -59,10 +66,11 @@ class ZarrWriter(FileFrameWriter):
 
     def _start(self, frame_format: FrameFormat) -> None:
         assert self._group is not None
+        frame_shape = (1, *frame_format.shape) if self.collection_axis else frame_format.shape
         self._array = self._group.create_array(
             self.array_name,
-            shape=(0, *frame_format.shape),
-            chunks=(1, *frame_format.shape),
+            shape=(0, *frame_shape),
+            chunks=(1, *frame_shape),
             dtype=frame_format.dtype,
             fill_value=0,
             compressors=None,
@@ -72,7 +80,7 @@ class ZarrWriter(FileFrameWriter):
     def _write(self, frame: np.ndarray, index: int) -> None:
         assert self._array is not None
         self._array.resize((index + 1, *self._array.shape[1:]))
-        self._array[index] = frame
+        self._array[index] = frame[np.newaxis] if self.collection_axis else frame
 
     def _sync(self, index: int) -> None:
         chunk_dir = self.path / "c" / str(index)

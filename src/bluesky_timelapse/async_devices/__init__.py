@@ -1,0 +1,28 @@
+"""ophyd-async flavours of the cameras: ``StandardDetector``s writing with our writers.
+
+- :class:`AsyncSimCamera`: the simulated garden camera.
+- :class:`FrameDetector`: the base, for any :class:`FrameSource` (an object handing
+  out one frame at a time), built from ophyd-async's trigger, acquire and data
+  logic classes; frames are described by StreamResource/StreamDatum documents.
+"""
+
+from .frames import (
+    MIMETYPES,
+    FrameAcquireLogic,
+    FrameDetector,
+    FrameSource,
+    FrameTriggerLogic,
+    WriterDataLogic,
+)
+from .sim_camera import AsyncSimCamera, SceneSource
+
+__all__ = [
+    "MIMETYPES",
+    "AsyncSimCamera",
+    "FrameAcquireLogic",
+    "FrameDetector",
+    "FrameSource",
+    "FrameTriggerLogic",
+    "SceneSource",
+    "WriterDataLogic",
+]

@@ -1,0 +1,303 @@
+"""ophyd-async detector logic for cameras whose frames come from Python.
+
+A :class:`FrameDetector` is an ophyd-async ``StandardDetector`` assembled from three
+logic classes and a :class:`FrameSource` (anything that hands out one frame at a
+time, blocking):
+
+:class:`FrameTriggerLogic`
+    Internal triggering only: ``prepare`` records how many frames to take and how
+    long each exposure is.
+:class:`FrameAcquireLogic`
+    Takes those frames on a worker thread, never on the event loop, and appends
+    each to the open writer, then counts it as written.
+:class:`WriterDataLogic`
+    Opens one of our :mod:`~bluesky_timelapse.storage` writers where the detector's
+    ``PathProvider`` says, and describes it as a StreamResource (through
+    ophyd-async's ``StreamResourceDataProvider``) with the mimetype Tiled reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from ophyd_async.core import (
+    DetectorAcquireLogic,
+    DetectorDataLogic,
+    DetectorTriggerLogic,
+    PathProvider,
+    SignalR,
+    StandardDetector,
+    StreamableDataProvider,
+    StreamResourceDataProvider,
+    StreamResourceInfo,
+    soft_signal_r_and_setter,
+    soft_signal_rw,
+)
+
+from ..specs import AD_HDF5, AD_TIFF, HDF5_DATASET, NPY_SEQ, ZARR_ARRAY
+from ..storage import FrameFormat, FrameWriter, ResourceDescription, writer_factory
+
+MIMETYPES: dict[str, str] = {
+    AD_TIFF: "multipart/related;type=image/tiff",
+    AD_HDF5: "application/x-hdf5",
+    NPY_SEQ: "multipart/related;type=application/x-npy",
+    ZARR_ARRAY: "application/x-zarr",
+}
+"""The StreamResource mimetype of each of our writers' specs (as Tiled reads them)."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """Where a :class:`FrameDetector`'s frames come from.
+
+    ``frame_format`` must be known before the first frame (for the descriptor);
+    ``grab`` blocks until a frame is there and is always called on a worker thread.
+    """
+
+    frame_format: FrameFormat
+
+    def open(self) -> None:
+        """Get ready to acquire (called at stage)."""
+
+    def grab(self, exposure: float) -> np.ndarray:
+        """Take one frame of ``exposure`` seconds and return it."""
+
+    def close(self) -> None:
+        """Release what :meth:`open` took (called at unstage)."""
+
+
+class _Acquisition:
+    """What the acquire and data logic of one detector share: the open writer."""
+
+    def __init__(self) -> None:
+        self.writer: FrameWriter | None = None
+        self.frames_written, self.set_frames_written = soft_signal_r_and_setter(int, 0)
+
+
+class FrameTriggerLogic(DetectorTriggerLogic):
+    """Internal triggering: ``num`` frames of ``livetime`` (or the exposure signal)."""
+
+    def __init__(self, exposure: SignalR[float]) -> None:
+        self.exposure = exposure
+        self.frames = 1
+        self.livetime = 0.0
+
+    def config_sigs(self) -> set[SignalR]:
+        """The exposure appears in ``read_configuration``."""
+        return {self.exposure}
+
+    async def prepare_internal(self, num: int, livetime: float, deadtime: float) -> None:
+        """Take ``num`` frames per trigger; ``livetime`` 0 keeps the exposure signal's."""
+        self.frames = num
+        self.livetime = livetime
+
+
+class FrameAcquireLogic(DetectorAcquireLogic):
+    """Grabs the prepared number of frames from the source and writes them."""
+
+    def __init__(
+        self, source: FrameSource, trigger: FrameTriggerLogic, acquisition: _Acquisition
+    ) -> None:
+        self.source = source
+        self.trigger = trigger
+        self.acquisition = acquisition
+        self._task: asyncio.Task[None] | None = None
+        self._open = False
+
+    async def ensure_ready(self) -> None:
+        """Stop anything left running and open the source."""
+        await self.ensure_stopped()
+        await asyncio.to_thread(self.source.open)
+        self._open = True
+
+    async def start_acquiring(self) -> None:
+        """Start taking the prepared frames in the background."""
+        self._task = asyncio.create_task(self._acquire(self.trigger.frames))
+
+    async def wait_for_idle(self) -> None:
+        """Wait until every frame is written; raise what failed."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
+
+    async def ensure_stopped(self) -> None:
+        """Cancel an acquisition in progress and close the source."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        if self._open:
+            self._open = False
+            await asyncio.to_thread(self.source.close)
+
+    async def _acquire(self, frames: int) -> None:
+        exposure = self.trigger.livetime or await self.trigger.exposure.get_value()
+        for _ in range(frames):
+            writer = self.acquisition.writer
+            if writer is None:
+                raise RuntimeError("the detector is not prepared: no writer is open")
+            frame = await asyncio.to_thread(self.source.grab, exposure)
+            await asyncio.to_thread(writer.append, frame)
+            self.acquisition.set_frames_written(writer.frames_written)
+
+
+class WriterDataLogic(DetectorDataLogic):
+    """Writes the frames with one of our writers; describes them as a StreamResource.
+
+    Parameters
+    ----------
+    path_provider
+        Where each acquisition's output goes (``directory_path``, ``filename``,
+        ``directory_uri``).
+    source
+        Gives the frame format for the data key.
+    acquisition
+        Shared with the acquire logic.
+    writer
+        ``"tiff"``, ``"hdf5"``, ``"zarr"`` or ``"npy"`` (a writer of another spec
+        has no StreamResource mimetype here). Zarr arrays are written
+        ``(N, 1, y, x[, c])``, matching the ``(1, y, x[, c])`` data key.
+    writer_options
+        Keyword arguments for the writer, e.g. ``{"fsync": False}``.
+    """
+
+    def __init__(
+        self,
+        path_provider: PathProvider,
+        source: FrameSource,
+        acquisition: _Acquisition,
+        writer: str,
+        writer_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.path_provider = path_provider
+        self.source = source
+        self.acquisition = acquisition
+        self.writer_name = writer
+        self.writer_factory = writer_factory(writer)
+        self.writer_options = dict(writer_options or {})
+        if writer == "zarr":  # Tiled reads the array as (N, *data key shape)
+            self.writer_options.setdefault("collection_axis", True)
+
+    async def prepare_unbounded(self, datakey_name: str) -> StreamableDataProvider:
+        """Open a new writer and describe it."""
+        await self.stop()
+        path_info = self.path_provider(datakey_name)
+        directory = Path(path_info.directory_path)
+        writer = self.writer_factory(**self.writer_options)
+        await asyncio.to_thread(_open_writer, writer, directory, path_info.filename)
+        description = writer.describe()
+        mimetype = MIMETYPES.get(description.spec)
+        if mimetype is None:
+            writer.close()
+            raise ValueError(
+                f"writer {self.writer_name!r} writes spec {description.spec!r}, which has no "
+                f"StreamResource mimetype; allowed: writers of {', '.join(MIMETYPES)}"
+            )
+        self.acquisition.writer = writer
+        self.acquisition.set_frames_written(0)
+        frame_format = self.source.frame_format
+        return StreamResourceDataProvider(
+            uri=_resource_uri(path_info.directory_uri, description),
+            resources=[
+                StreamResourceInfo(
+                    data_key=datakey_name,
+                    shape=frame_format.shape,
+                    chunk_shape=_chunk_shape(description, frame_format),
+                    dtype_numpy=frame_format.dtype.str,
+                    parameters=_parameters(description),
+                )
+            ],
+            mimetype=mimetype,
+            collections_written_signal=self.acquisition.frames_written,
+        )
+
+    def get_hinted_fields(self, datakey_name: str) -> list[str]:
+        """The frames are the hinted field."""
+        return [datakey_name]
+
+    async def stop(self) -> None:
+        """Close the writer, if one is open."""
+        writer, self.acquisition.writer = self.acquisition.writer, None
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
+
+
+class FrameDetector(StandardDetector):
+    """An ophyd-async detector taking its frames from a :class:`FrameSource`.
+
+    Parameters
+    ----------
+    source
+        The frames.
+    path_provider
+        Where the frames are written (an ophyd-async ``PathProvider``).
+    writer, writer_options
+        See :class:`WriterDataLogic`.
+    exposure
+        Seconds per frame unless ``prepare`` gives a livetime, >= 0.
+    name
+        Device name; the frames' data key is the name itself.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        path_provider: PathProvider,
+        *,
+        writer: str = "hdf5",
+        writer_options: dict[str, Any] | None = None,
+        exposure: float = 0.0,
+        name: str = "",
+    ) -> None:
+        if isinstance(exposure, bool) or not isinstance(exposure, int | float) or exposure < 0:
+            raise ValueError(f"exposure {exposure!r} is invalid; allowed: seconds >= 0")
+        self.source = source
+        self.exposure = soft_signal_rw(float, float(exposure), units="s")
+        acquisition = _Acquisition()
+        trigger = FrameTriggerLogic(self.exposure)
+        self.add_detector_logics(
+            trigger,
+            FrameAcquireLogic(source, trigger, acquisition),
+            WriterDataLogic(path_provider, source, acquisition, writer, writer_options),
+        )
+        super().__init__(name=name)
+
+
+def _open_writer(writer: FrameWriter, directory: Path, name: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(
+            f"cannot create the directory {str(directory)!r} for frames: {err.strerror}"
+        ) from err
+    writer.open(directory, name)
+
+
+def _resource_uri(directory_uri: str, description: ResourceDescription) -> str:
+    """The uri Tiled reads: the directory (sequences) or the file/array itself."""
+    if description.spec == AD_TIFF:
+        return directory_uri  # the template appends each file's name
+    return posixpath.join(directory_uri, description.relative_path)
+
+
+def _chunk_shape(description: ResourceDescription, frame_format: FrameFormat) -> tuple[int, ...]:
+    if description.spec in (AD_TIFF, NPY_SEQ):
+        return (1,)  # one frame per file
+    return (1, *frame_format.shape)
+
+
+def _parameters(description: ResourceDescription) -> dict[str, Any]:
+    if description.spec == AD_TIFF:
+        return {
+            "template": description.resource_kwargs["template"],
+            "filename": description.resource_kwargs["filename"],
+        }
+    if description.spec == AD_HDF5:
+        return {"dataset": HDF5_DATASET}
+    return {}
