@@ -108,9 +108,7 @@ def test_bad_frame_settings_are_refused_at_construction(tmp_path):
 def test_write_behind_gives_the_same_documents_and_frames(
     RE, documents, tmp_path, writer, exposure
 ):
-    camera = make_camera(
-        tmp_path, writer=writer, write_queue=4, shape=(32, 48), exposure=exposure
-    )
+    camera = make_camera(tmp_path, writer=writer, write_queue=4, shape=(32, 48), exposure=exposure)
     RE(count([camera], num=6))
 
     validate(documents)

@@ -55,7 +55,10 @@ def test_frames_on_disk_and_in_tiled_agree(
 def test_v1_and_async_cameras_in_one_count(RE, documents, tiled_client, data_root):
     RE.subscribe(TiledWriter(tiled_client, spec_to_mimetype=SPEC_TO_MIMETYPE))
     v1 = SimCamera(
-        name="cam", root=str(data_root), write_path_template="mixed/v1", writer="tiff",
+        name="cam",
+        root=str(data_root),
+        write_path_template="mixed/v1",
+        writer="tiff",
         shape=(24, 32),
     )
     v2 = async_camera(data_root / "mixed" / "async", writer="hdf5", shape=(24, 32))

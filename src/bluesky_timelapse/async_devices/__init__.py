@@ -1,4 +1,4 @@
-"""ophyd-async flavours of the cameras: ``StandardDetector``s writing with our writers.
+"""ophyd-async flavours of the cameras: ``StandardDetector`` subclasses writing with our writers.
 
 - :class:`AsyncSimCamera`: the simulated garden camera.
 - :class:`FrameDetector`: the base, for any :class:`FrameSource` (an object handing

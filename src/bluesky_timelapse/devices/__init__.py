@@ -1,21 +1,27 @@
 """ophyd v1 cameras that are not EPICS areaDetectors, and the file-writing they share.
 
 - :class:`SimCamera`: a simulated camera with a scene that changes over time.
+- :class:`OpenCVCamera`: a USB camera, a stream or a video file read through OpenCV
+  (optional: ``pip install "bluesky-timelapse[opencv]"``).
 - :class:`FileStoreMixin`: Resource/Datum file-writing for any ophyd device that
   produces frames in Python, with ophyd's path template semantics.
 """
 
 from .filestore import EXTERNAL, FileStoreMixin, FrameSignal
+from .opencv_camera import CaptureError, CaptureSetting, OpenCVCamera
 from .paths import PathTemplates, ResolvedPaths
 from .scene import GardenScene
 from .sim_camera import ExposureSignal, SimCamera
 
 __all__ = [
     "EXTERNAL",
+    "CaptureError",
+    "CaptureSetting",
     "ExposureSignal",
     "FileStoreMixin",
     "FrameSignal",
     "GardenScene",
+    "OpenCVCamera",
     "PathTemplates",
     "ResolvedPaths",
     "SimCamera",
