@@ -275,3 +275,46 @@ def test_health_is_published_for_other_processes(RE, server, tmp_path):
     health = read_health(tmp_path / "journal")
     assert health is not None and health.queue_depth == 0 and health.last_error is None
     assert os.stat(tmp_path / "journal").st_mode & 0o777 == 0o700
+
+
+def test_events_are_readable_while_the_run_is_open_whatever_the_batch_size(
+    RE, documents, server, tmp_path
+):
+    sink = TiledSink(tmp_path / "journal", server.client, batch_size=50)
+    RE.subscribe(sink)
+    cam = camera(server)
+    seen: dict[str, object] = {}
+
+    def readable_rows(uid):
+        try:
+            return server.client()[uid]["primary"]["cam_image"].shape[0]
+        except (KeyError, IndexError):
+            return 0
+
+    def plan():
+        uid = yield from bps.open_run()
+        yield from bps.stage(cam)
+        for _ in range(3):
+            yield from bps.trigger_and_read([cam])
+        deadline = time.monotonic() + 60
+        while (rows := readable_rows(uid)) < 3 and time.monotonic() < deadline:
+            yield from bps.sleep(0.1)  # the run stays open meanwhile
+        seen["rows while open"] = rows
+        yield from bps.unstage(cam)
+        yield from bps.close_run()
+
+    RE(plan())
+    assert sink.flush(60)
+    sink.close()
+    validate(documents)
+    assert seen["rows while open"] == 3  # 3 events < batch_size, written once caught up
+    events = only(documents, "event")
+    (uid,) = {doc["uid"] for doc in only(documents, "start")}
+    produced = np.stack([cam.scene.render(e["data"]["cam_scene_time"]) for e in events])
+    np.testing.assert_array_equal(server.client()[uid]["primary"]["cam_image"].read(), produced)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_batch_size_must_be_a_positive_integer(server, tmp_path, batch_size):
+    with pytest.raises(ValueError, match=f"batch_size {batch_size!r} is invalid; allowed"):
+        TiledSink(tmp_path / "journal", server.client, batch_size=batch_size)
