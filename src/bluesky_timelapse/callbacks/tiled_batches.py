@@ -57,7 +57,7 @@ class FlushableTiledWriter:
         self._normalizers: list[_RecordingNormalizer] = []
         self.writer = TiledWriter(
             client,
-            normalizer=self._new_normalizer,  # type: ignore[arg-type]
+            normalizer=self._new_normalizer,
             spec_to_mimetype=spec_to_mimetype,
             batch_size=batch_size,
         )
