@@ -12,7 +12,7 @@ in one run against the same local Tiled server, each on a fresh ``RunEngine({})`
     waits for, and each event is readable as soon as ``RE`` has handled it.
 (c) TiledSink
     :class:`~bluesky_timelapse.callbacks.TiledSink` with its default options (a
-    journal in the temporary directory, ``batch_size=1``): the RunEngine appends
+    journal in the temporary directory, ``batch_size=50``): the RunEngine appends
     each document to the journal; a thread forwards it to Tiled behind its back.
 
 For each: the wall time of the ``RE(...)`` call; "readable after", the time from

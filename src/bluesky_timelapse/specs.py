@@ -17,11 +17,24 @@ AD_HDF5: Final = "AD_HDF5"
 NPY_SEQ: Final = "NPY_SEQ"
 """One ``.npy`` file per frame, ``{resource_path}_{index}.npy``, as ``ophyd.sim`` writes."""
 
+AD_JPEG: Final = "AD_JPEG"
+"""One JPEG file per frame; the resource_kwargs are template and filename, as AD_TIFF's."""
+
+PNG_FILE: Final = "BLUESKY_TIMELAPSE_PNG"
+"""One PNG file per frame; the resource_kwargs are template and filename, as AD_TIFF's."""
+
+JPEG_SEQUENCE_MIMETYPE: Final = "multipart/related;type=image/jpeg"
+"""Tiled's mimetype of one-image-per-file sequences read with Pillow."""
+
 ZARR_ARRAY: Final = "BLUESKY_TIMELAPSE_ZARR"
 """A Zarr v3 array of shape ``(N, *frame_shape)``; the resource points at the array."""
 
 HDF5_DATASET: Final = "/entry/data/data"
 """The dataset TiledWriter assumes for :data:`AD_HDF5` resources."""
 
-SPEC_TO_MIMETYPE: Final[dict[str, str]] = {ZARR_ARRAY: "application/x-zarr"}
+SPEC_TO_MIMETYPE: Final[dict[str, str]] = {
+    ZARR_ARRAY: "application/x-zarr",
+    AD_JPEG: JPEG_SEQUENCE_MIMETYPE,
+    PNG_FILE: JPEG_SEQUENCE_MIMETYPE,
+}
 """The specs of this package that Tiled does not know, mapped to its mimetypes."""

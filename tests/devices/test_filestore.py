@@ -153,3 +153,18 @@ def test_each_stage_makes_a_new_resource_and_never_reuses_files(RE, documents, t
     assert first["uid"] != second["uid"]
     assert first["resource_kwargs"]["filename"] != second["resource_kwargs"]["filename"]
     assert len(list(tmp_path.glob("cam_*.tiff"))) == 4
+
+
+def test_a_device_without_a_writer_stages_without_a_resource_and_stores_nothing(tmp_path):
+    camera = ListCamera(
+        frames(1), name="cam", root=str(tmp_path), write_path_template="run", writer=None
+    )
+    camera.stage()
+    try:
+        assert list(camera.collect_asset_docs()) == []
+        assert camera.writer is None
+        with pytest.raises(RuntimeError, match=r"cam has no writer \(writer=None\)"):
+            camera.store_frame(frames(1)[0])
+    finally:
+        camera.unstage()
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,8 @@
 """ophyd-async flavours of the cameras: ``StandardDetector`` subclasses writing with our writers.
 
 - :class:`AsyncSimCamera`: the simulated garden camera.
+- :class:`AsyncOpenCVCamera`: a USB camera, a stream or a video file read through
+  OpenCV (optional: ``pip install "bluesky-timelapse[opencv]"``).
 - :class:`FrameDetector`: the base, for any :class:`FrameSource` (an object handing
   out one frame at a time), built from ophyd-async's trigger, acquire and data
   logic classes; frames are described by StreamResource/StreamDatum documents.
@@ -14,11 +16,14 @@ from .frames import (
     FrameTriggerLogic,
     WriterDataLogic,
 )
+from .opencv_camera import AsyncOpenCVCamera, CaptureSource
 from .sim_camera import AsyncSimCamera, SceneSource
 
 __all__ = [
     "MIMETYPES",
+    "AsyncOpenCVCamera",
     "AsyncSimCamera",
+    "CaptureSource",
     "FrameAcquireLogic",
     "FrameDetector",
     "FrameSource",

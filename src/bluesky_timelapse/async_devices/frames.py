@@ -9,7 +9,8 @@ time, blocking):
     long each exposure is.
 :class:`FrameAcquireLogic`
     Takes those frames on a worker thread, never on the event loop, and appends
-    each to the open writer, then counts it as written.
+    each to the open writer, then counts it as written; a failure fails the
+    trigger at once.
 :class:`WriterDataLogic`
     Opens one of our :mod:`~bluesky_timelapse.storage` writers where the detector's
     ``PathProvider`` says, and describes it as a StreamResource (through
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -98,7 +98,13 @@ class FrameTriggerLogic(DetectorTriggerLogic):
 
 
 class FrameAcquireLogic(DetectorAcquireLogic):
-    """Grabs the prepared number of frames from the source and writes them."""
+    """Grabs the prepared number of frames from the source and writes them.
+
+    The frames are taken while ``start_acquiring`` is awaited (each grab and write
+    on a worker thread): a trigger thus fails at once, with the source's own error,
+    when a grab or a write fails, instead of waiting for a frame count that never
+    comes.
+    """
 
     def __init__(
         self, source: FrameSource, trigger: FrameTriggerLogic, acquisition: _Acquisition
@@ -106,45 +112,33 @@ class FrameAcquireLogic(DetectorAcquireLogic):
         self.source = source
         self.trigger = trigger
         self.acquisition = acquisition
-        self._task: asyncio.Task[None] | None = None
         self._open = False
 
     async def ensure_ready(self) -> None:
-        """Stop anything left running and open the source."""
+        """Close the source if it was left open, then open it."""
         await self.ensure_stopped()
         await asyncio.to_thread(self.source.open)
         self._open = True
 
     async def start_acquiring(self) -> None:
-        """Start taking the prepared frames in the background."""
-        self._task = asyncio.create_task(self._acquire(self.trigger.frames))
-
-    async def wait_for_idle(self) -> None:
-        """Wait until every frame is written; raise what failed."""
-        if self._task is not None:
-            task, self._task = self._task, None
-            await task
-
-    async def ensure_stopped(self) -> None:
-        """Cancel an acquisition in progress and close the source."""
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-        if self._open:
-            self._open = False
-            await asyncio.to_thread(self.source.close)
-
-    async def _acquire(self, frames: int) -> None:
+        """Take the prepared frames; raise what failed."""
         exposure = self.trigger.livetime or await self.trigger.exposure.get_value()
-        for _ in range(frames):
+        for _ in range(self.trigger.frames):
             writer = self.acquisition.writer
             if writer is None:
                 raise RuntimeError("the detector is not prepared: no writer is open")
             frame = await asyncio.to_thread(self.source.grab, exposure)
             await asyncio.to_thread(writer.append, frame)
             self.acquisition.set_frames_written(writer.frames_written)
+
+    async def wait_for_idle(self) -> None:
+        """Nothing runs once ``start_acquiring`` has returned."""
+
+    async def ensure_stopped(self) -> None:
+        """Close the source."""
+        if self._open:
+            self._open = False
+            await asyncio.to_thread(self.source.close)
 
 
 class WriterDataLogic(DetectorDataLogic):

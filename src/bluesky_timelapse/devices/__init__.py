@@ -1,6 +1,7 @@
 """ophyd v1 cameras that are not EPICS areaDetectors, and the file-writing they share.
 
 - :class:`SimCamera`: a simulated camera with a scene that changes over time.
+- :class:`FolderCamera`: images another program drops into a folder, read where they lie.
 - :class:`OpenCVCamera`: a USB camera, a stream or a video file read through OpenCV
   (optional: ``pip install "bluesky-timelapse[opencv]"``).
 - :class:`FileStoreMixin`: Resource/Datum file-writing for any ophyd device that
@@ -8,6 +9,8 @@
 """
 
 from .filestore import EXTERNAL, FileStoreMixin, FrameSignal
+from .folder_camera import FolderCamera, IngestRecord
+from .folder_watch import FilePattern, FolderWatch
 from .opencv_camera import CaptureError, CaptureSetting, OpenCVCamera
 from .paths import PathTemplates, ResolvedPaths
 from .scene import GardenScene
@@ -18,9 +21,13 @@ __all__ = [
     "CaptureError",
     "CaptureSetting",
     "ExposureSignal",
+    "FilePattern",
     "FileStoreMixin",
+    "FolderCamera",
+    "FolderWatch",
     "FrameSignal",
     "GardenScene",
+    "IngestRecord",
     "OpenCVCamera",
     "PathTemplates",
     "ResolvedPaths",

@@ -73,7 +73,9 @@ class FileStoreMixin:
         ``"posix"`` or ``"windows"``, how readers spell paths.
     writer
         A writer name from the ``bluesky_timelapse.writers`` entry points
-        (``"tiff"``, ``"hdf5"``, ``"zarr"``, ``"npy"``) or a writer factory.
+        (``"tiff"``, ``"hdf5"``, ``"zarr"``, ``"npy"``) or a writer factory; None
+        for a device that writes no files itself (it may still queue documents of
+        its own): stage then opens nothing and :meth:`store_frame` refuses.
     writer_options
         Keyword arguments for the writer factory (e.g. ``{"fsync": False}``).
     write_queue
@@ -82,7 +84,8 @@ class FileStoreMixin:
         frame already on disk. N > 0: frames are written behind, on a thread, as an
         areaDetector file plugin does (:class:`~bluesky_timelapse.storage.QueuedWriter`);
         acquisition overlaps the writes, a failed write fails the next frame and
-        unstage, and a crash can lose up to N frames that readings already name.
+        unstage (which plans such as ``count`` call after the run's stop), and a
+        crash can lose up to N frames that readings already name.
 
     Raises
     ------
@@ -101,7 +104,7 @@ class FileStoreMixin:
         root: str = "/",
         read_path_template: str | None = None,
         path_semantics: PathSemantics = "posix",
-        writer: str | WriterFactory = "tiff",
+        writer: str | WriterFactory | None = "tiff",
         writer_options: dict[str, Any] | None = None,
         write_queue: int = 0,
         **kwargs: Any,
@@ -116,7 +119,9 @@ class FileStoreMixin:
             path_semantics=path_semantics,
         )
         self._writer_label = writer if isinstance(writer, str) else _factory_name(writer)
-        self._writer_factory = writer_factory(writer) if isinstance(writer, str) else writer
+        self._writer_factory: WriterFactory | None = (
+            writer_factory(writer) if isinstance(writer, str) else writer
+        )
         self._writer_options = dict(writer_options or {})
         self._writer: FrameWriter | None = None
         self._compose_datum: Any = None
@@ -134,8 +139,11 @@ class FileStoreMixin:
         Everything that can fail (path templates, directory creation, writability,
         an existing output) fails before the Resource is made.
         """
+        if self._writer_factory is None:
+            nothing: list[Any] = super().stage()  # type: ignore[misc]
+            return nothing
         paths = self.path_templates.resolve(datetime.now())
-        writer = self._open_writer(paths)
+        writer = self._open_writer(paths, self._writer_factory)
         try:
             staged: list[Any] = super().stage()  # type: ignore[misc]
         except BaseException:
@@ -181,6 +189,8 @@ class FileStoreMixin:
         ValueError
             If ``frame`` does not match :attr:`frame_format`; nothing is written.
         """
+        if self._writer_factory is None:
+            raise RuntimeError(f"{self.name} has no writer (writer=None); it stores no frames")
         if self._writer is None:
             raise RuntimeError(f"{self.name} is not staged; stage it before storing frames")
         self.frame_format.check(frame)
@@ -194,7 +204,7 @@ class FileStoreMixin:
         while self._asset_docs_cache:
             yield self._asset_docs_cache.popleft()
 
-    def _open_writer(self, paths: ResolvedPaths) -> FrameWriter:
+    def _open_writer(self, paths: ResolvedPaths, factory: WriterFactory) -> FrameWriter:
         directory = paths.write_directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -203,7 +213,7 @@ class FileStoreMixin:
                 f"cannot create the directory {str(directory)!r} for {self.name}'s frames: "
                 f"{err.strerror}"
             ) from err
-        writer: FrameWriter = self._writer_factory(**self._writer_options)
+        writer: FrameWriter = factory(**self._writer_options)
         if self.write_queue:
             writer = QueuedWriter(writer, self.write_queue)
         stem = f"{self.name}_{datetime.now():%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
@@ -211,5 +221,5 @@ class FileStoreMixin:
         return writer
 
 
-def _factory_name(factory: WriterFactory) -> str:
-    return getattr(factory, "__name__", type(factory).__name__)
+def _factory_name(factory: WriterFactory | None) -> str:
+    return "none" if factory is None else getattr(factory, "__name__", type(factory).__name__)

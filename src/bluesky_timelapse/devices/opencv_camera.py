@@ -7,13 +7,9 @@ without it, and :class:`OpenCVCamera` says how to install it when constructed.
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from ophyd import Component as Cpt
@@ -24,45 +20,12 @@ from ophyd.utils import RedundantStaging
 
 from ..storage import FrameFormat, WriterFactory
 from .filestore import FileStoreMixin, FrameSignal
+from .opencv_capture import CaptureError, OpenCVCapture, check_number
 from .paths import PathSemantics
 
 logger = logging.getLogger(__name__)
 
-_INSTALL_HINT = 'pip install "bluesky-timelapse[opencv]"'
-
-_T = TypeVar("_T")
-
-
-class CaptureError(RuntimeError):
-    """A capture that cannot be opened, refuses a setting, or gives no frame."""
-
-
-def _import_cv2() -> Any:
-    """Return the ``cv2`` module, or raise ``ImportError`` saying how to install it."""
-    try:
-        import cv2
-    except ImportError as err:
-        raise ImportError(
-            f"OpenCVCamera needs OpenCV, which is not installed: {_INSTALL_HINT}"
-        ) from err
-    return cv2
-
-
-def _describe_source(source: int | str) -> str:
-    """Name ``source`` for messages, without the password of a URL."""
-    if isinstance(source, int):
-        return f"camera index {source}"
-    parts = urlsplit(source)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        source = parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
-    return repr(source)
-
-
-def _check_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} {value!r} is invalid; allowed: a finite number")
-    return float(value)
+__all__ = ["CaptureError", "CaptureSetting", "OpenCVCamera"]
 
 
 class CaptureSetting(Signal):
@@ -91,7 +54,7 @@ class CaptureSetting(Signal):
     def check_value(self, value: Any) -> None:
         """Raise ``ValueError`` unless ``value`` is a finite number."""
         super().check_value(value)
-        _check_number(f"{self.attr_name} ({self.property_name})", value)
+        check_number(f"{self.attr_name} ({self.property_name})", value)
 
     def put(self, value: Any, **kwargs: Any) -> None:
         """Apply ``value`` to the open capture (or request it for the next stage)."""
@@ -207,16 +170,18 @@ class OpenCVCamera(FileStoreMixin, Device):
         backend: str | None = None,
         **kwargs: Any,
     ) -> None:
-        cv2 = _import_cv2()
-        self._cv2 = cv2
-        self.source: int | str = source if isinstance(source, int) else os.fspath(source)
-        self.colour = bool(colour)
-        self._api_preference = _api_preference(cv2, backend)
-        self._properties = _check_properties(cv2, properties or {})
-        self._resolution = _check_resolution(resolution)
-        self._capture: Any = None
-        self._frame_format: FrameFormat | None = None
-        self._frames_read = 0
+        self._video = OpenCVCapture(
+            source,
+            name=name,
+            colour=colour,
+            resolution=resolution,
+            properties=properties,
+            backend=backend,
+            needed_by="OpenCVCamera",
+            logger=logger,
+        )
+        self.source = self._video.source
+        self.colour = self._video.colour
         super().__init__(
             name=name,
             write_path_template=write_path_template,
@@ -232,7 +197,6 @@ class OpenCVCamera(FileStoreMixin, Device):
         for setting, value in ((self.exposure, exposure), (self.gain, gain)):
             if value is not None:
                 setting.put(value)
-        self._acquisition = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-capture")
 
     @property
     def frame_format(self) -> FrameFormat:  # type: ignore[override]
@@ -243,17 +207,12 @@ class OpenCVCamera(FileStoreMixin, Device):
         RuntimeError
             If the camera has never been staged.
         """
-        if self._frame_format is None:
-            raise RuntimeError(
-                f"{self.name}'s frame format is known once staged: the capture of "
-                f"{_describe_source(self.source)} is opened at stage"
-            )
-        return self._frame_format
+        return self._video.frame_format
 
     @property
     def capture(self) -> Any:
         """The open ``cv2.VideoCapture`` while staged, else None."""
-        return self._capture
+        return self._video.capture
 
     def stage(self) -> list[Any]:
         """Open the capture and apply the settings, then open the writer and stage.
@@ -264,13 +223,20 @@ class OpenCVCamera(FileStoreMixin, Device):
             If the source cannot be opened, refuses a setting or reports no frame
             size; nothing is written and the capture is released.
         """
-        if self._capture is not None:
+        if self.capture is not None:
             raise RedundantStaging(f"{self.name} is already staged; unstage it first")
-        self._on_capture_thread(self._open)
+        settings = (self.exposure, self.gain)
+        reported = self._video.open(
+            {setting.property_name: setting.requested for setting in settings}
+        )
+        for setting in settings:
+            setting.report(reported[setting.property_name])
+        self.frame_shape._readback = list(self.frame_format.shape)  # SignalRO refuses put()
+        self.backend_name._readback = self._video.backend_name
         try:
             staged: list[Any] = super().stage()
         except BaseException:
-            self._on_capture_thread(self._release)
+            self._video.release()
             raise
         return staged
 
@@ -279,14 +245,13 @@ class OpenCVCamera(FileStoreMixin, Device):
         try:
             unstaged: list[Any] = super().unstage()
         finally:
-            self._on_capture_thread(self._release)
+            self._video.release()
         return unstaged
 
     def destroy(self) -> None:
         """Release the capture and stop the worker thread, then destroy the device."""
         try:
-            self._on_capture_thread(self._release)
-            self._acquisition.shutdown()
+            self._video.shutdown()
         finally:
             super().destroy()
 
@@ -297,7 +262,7 @@ class OpenCVCamera(FileStoreMixin, Device):
         end of a video file: an error saying the file has no more frames).
         """
         status = DeviceStatus(self)
-        self._acquisition.submit(self._acquire, status)
+        self._video.submit(self._acquire, status)
         return status
 
     def apply_property(self, property_name: str, value: float) -> float | None:
@@ -312,154 +277,15 @@ class OpenCVCamera(FileStoreMixin, Device):
         CaptureError
             If the backend refuses the value.
         """
-        if self._capture is None:
+        if self.capture is None:
             return None
-        return self._on_capture_thread(self._set_property, property_name, value)
-
-    def _on_capture_thread(self, function: Callable[..., _T], *args: Any) -> _T:
-        return self._acquisition.submit(function, *args).result()
-
-    # -- on the capture thread ---------------------------------------------------
-
-    def _open(self) -> None:
-        cv2 = self._cv2
-        capture = cv2.VideoCapture(self.source, self._api_preference)
-        if not capture.isOpened():
-            capture.release()
-            via = (
-                ""
-                if self._api_preference == cv2.CAP_ANY
-                else f" with the {cv2.videoio_registry.getBackendName(self._api_preference)} backend"
-            )
-            raise CaptureError(
-                f"{self.name} cannot open {_describe_source(self.source)}{via}: no such "
-                "camera, an unreachable stream, or a missing or unreadable video file"
-            )
-        self._capture, self._frames_read = capture, 0
-        try:
-            self._configure()
-        except BaseException:
-            self._release()
-            raise
-
-    def _configure(self) -> None:
-        cv2, capture = self._cv2, self._capture
-        for property_name, value in self._properties.items():
-            self._set_property(property_name, value)
-        if self._resolution is not None:
-            width, height = self._resolution
-            self._set_property("CAP_PROP_FRAME_WIDTH", width)
-            self._set_property("CAP_PROP_FRAME_HEIGHT", height)
-        for setting in (self.exposure, self.gain):
-            if setting.requested is None:
-                setting.report(float(capture.get(getattr(cv2, setting.property_name))))
-            else:
-                setting.report(self._set_property(setting.property_name, setting.requested))
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if width < 1 or height < 1:
-            raise CaptureError(
-                f"{_describe_source(self.source)} reports no frame size "
-                f"(CAP_PROP_FRAME_WIDTH {width}, CAP_PROP_FRAME_HEIGHT {height}); "
-                f"{self.name} needs it before the first frame, for the descriptor"
-            )
-        shape = (height, width, 3) if self.colour else (height, width)
-        self._frame_format = FrameFormat(shape, np.dtype("uint8"))
-        self.frame_shape._readback = list(shape)  # SignalRO refuses put()
-        self.backend_name._readback = capture.getBackendName()
-
-    def _set_property(self, property_name: str, value: float) -> float:
-        capture = self._capture
-        prop = getattr(self._cv2, property_name)
-        accepted = capture.set(prop, value)
-        reported = float(capture.get(prop))
-        if not accepted:
-            raise CaptureError(
-                f"{_describe_source(self.source)} ({capture.getBackendName()} backend) refused "
-                f"{property_name} = {value!r}; it reports {reported!r}"
-            )
-        if not math.isclose(reported, value, rel_tol=1e-6):
-            logger.warning(
-                "%s: %s set to %r, but %s reports %r",
-                self.name,
-                property_name,
-                value,
-                _describe_source(self.source),
-                reported,
-            )
-        return reported
+        return self._video.set(property_name, value)
 
     def _acquire(self, status: DeviceStatus) -> None:
         try:
-            frame = self._read()
+            frame = self._video.read()
             self.image.put(self.store_frame(frame))
         except Exception as err:
             status.set_exception(err)
         else:
             status.set_finished()
-
-    def _read(self) -> np.ndarray:
-        if self._capture is None:
-            raise RuntimeError(f"{self.name} is not staged; stage it before triggering")
-        ok, frame = self._capture.read()
-        if not ok:
-            source = _describe_source(self.source)
-            if isinstance(self.source, str) and Path(self.source).is_file():
-                raise CaptureError(
-                    f"the video file {source} has no more frames: {self.name} has read "
-                    f"all {self._frames_read} of them"
-                )
-            raise CaptureError(
-                f"reading a frame from {source} failed after {self._frames_read} frames: "
-                "the camera may be disconnected or the stream may have ended"
-            )
-        self._frames_read += 1
-        conversion = self._cv2.COLOR_BGR2RGB if self.colour else self._cv2.COLOR_BGR2GRAY
-        return np.asarray(self._cv2.cvtColor(frame, conversion))
-
-    def _release(self) -> None:
-        capture, self._capture = self._capture, None
-        if capture is not None:
-            capture.release()
-
-
-def _backends(cv2: Any) -> dict[str, int]:
-    registry = cv2.videoio_registry
-    return {registry.getBackendName(backend): backend for backend in registry.getBackends()}
-
-
-def _api_preference(cv2: Any, backend: str | None) -> int:
-    if backend is None:
-        return int(cv2.CAP_ANY)
-    backends = _backends(cv2)
-    if backend not in backends:
-        raise ValueError(
-            f"unknown OpenCV backend {backend!r}; allowed in this OpenCV build: "
-            f"{', '.join(sorted(backends))}"
-        )
-    return backends[backend]
-
-
-def _check_properties(cv2: Any, properties: Mapping[str, float]) -> dict[str, float]:
-    checked = {}
-    for property_name, value in properties.items():
-        if not (property_name.startswith("CAP_PROP_") and hasattr(cv2, property_name)):
-            raise ValueError(
-                f"unknown capture property {property_name!r}; allowed: the names of "
-                "OpenCV's CAP_PROP_ constants, e.g. 'CAP_PROP_AUTO_EXPOSURE'"
-            )
-        checked[property_name] = _check_number(property_name, value)
-    return checked
-
-
-def _check_resolution(resolution: tuple[int, int] | None) -> tuple[int, int] | None:
-    if resolution is None:
-        return None
-    valid = len(resolution) == 2 and all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in resolution
-    )
-    if not valid:
-        raise ValueError(
-            f"resolution {resolution!r} is invalid; allowed: (width, height), two integers >= 1"
-        )
-    return (resolution[0], resolution[1])

@@ -6,8 +6,11 @@
   pause or suspension only for what is left.
 - :func:`timelapse` / :func:`resume_timelapse`: one run per slot, every state
   change saved, resumable after any crash.
+- :func:`ingest_backlog`: the files a folder camera's program wrote while nothing
+  was acquiring, emitted once.
 """
 
+from .backlog import ingest_backlog
 from .runs import close_orphaned_run, install_commands, watch_runs
 from .schedule import (
     Schedule,
@@ -32,6 +35,7 @@ __all__ = [
     "close_orphaned_run",
     "daily",
     "every",
+    "ingest_backlog",
     "install_commands",
     "list_timelapses",
     "parse_duration",

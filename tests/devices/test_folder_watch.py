@@ -1,0 +1,140 @@
+"""File name templates and the watch that reports complete files (devices/folder_watch.py)."""
+
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bluesky_timelapse.devices import FilePattern, FolderWatch
+from folder_files import write_slowly
+
+ISSUE = "/data/{camera_name}/%Y/%m/%d/{timestamp:%Y%m%d%H%M%S}_{exposure_ms}.jpg"
+
+
+def test_the_issue_template_reads_its_fields():
+    pattern = FilePattern(ISSUE)
+    assert pattern.root == Path("/data")
+    assert pattern.image_format == "jpeg"
+    assert pattern.fields == {
+        "camera_name": "string",
+        "timestamp": "time",
+        "exposure_ms": "string",
+    }
+    values = pattern.match("/data/pi/2025/06/01/20250601120000_250.jpg")
+    assert values == {
+        "camera_name": "pi",
+        "timestamp": datetime(2025, 6, 1, 12).timestamp(),
+        "exposure_ms": "250",
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/pi/2025/06/01/20250601120000_250.png",  # another ending
+        "/data/pi/2025/6/01/20250601120000_250.jpg",  # one-digit month
+        "/data/pi/2025/06/01/20251301120000_250.jpg",  # month 13
+        "/data/pi/2025/06/01/extra/20250601120000_250.jpg",  # one directory too many
+        "/elsewhere/pi/2025/06/01/20250601120000_250.jpg",
+        "/data/p{i}/2025/06/01/20250601120000_250.jpg",  # braces cannot reach Tiled
+    ],
+)
+def test_paths_that_do_not_match(path):
+    assert FilePattern(ISSUE).match(path) is None
+
+
+def test_typed_fields_repeated_fields_and_literals():
+    pattern = FilePattern("/d/{cam}/100%%/{{raw}}/{cam}_{n:d}_{gain:f}_%H%M.tiff")
+    assert pattern.root == Path("/d")
+    assert pattern.match("/d/a/100%/{raw}/a_-3_1.5e2_1230.tiff") == {
+        "cam": "a",
+        "n": -3,
+        "gain": 150.0,
+    }
+    assert pattern.match("/d/a/100%/{raw}/b_3_1_1230.tiff") is None  # cam differs
+    assert pattern.match("/d/a/100%/{raw}/a_3.5_1_1230.tiff") is None  # n is no integer
+
+
+def test_the_fixed_head_is_every_directory_before_the_first_placeholder():
+    assert FilePattern("/a/b/c/%Y/x_{n}.tif").root == Path("/a/b/c")
+    assert FilePattern("/a/b/{n}.tif").root == Path("/a/b")
+    assert FilePattern("/a/100%%/{n}.tif").root == Path("/a/100%")
+
+
+def test_directory_globs_follow_the_date():
+    pattern = FilePattern("/d/{cam}/cam-%Y/%m/%d/{{raw}}/{t:%H%M%S}.tiff")
+    assert pattern.directory_glob(datetime(2025, 6, 1, 23)) == "/d/*/cam-2025/06/01/{raw}"
+    assert pattern.directory_glob(datetime(2025, 6, 2, 0)) == "/d/*/cam-2025/06/02/{raw}"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("data/{n}.tif", "is not an absolute path"),
+        ("/data/%A/{n}.tif", r"'%A' in template .* not supported; allowed: %Y, %y"),
+        ("/data/{n}%.tif", r"'%\.' in template"),
+        ("/data/{n:x}.tif", r"field spec 'x' of \{n\} .* allowed: none \(text\), 'd'"),
+        ("/data/{t:%B}.tif", r"'%B' in template"),
+        ("/data/{2n}.tif", "field name '2n' .* invalid; allowed: a Python identifier"),
+        ("/data/{n.tif", "unbalanced '{' in '{n.tif'"),
+        ("/data/n}.tif", "unbalanced '}'"),
+        ("/data/{n}/{n:d}.tif", "field 'n' appears twice .* with different specs"),
+        ("/data/{n}.bmp", r"ends in '.bmp'; allowed: a file name ending in .tif, .tiff, .jpg"),
+        ("/data/{n}", "ends in 'no extension'"),
+        ("/{n}/x.tif", "no fixed directory to watch"),
+        ("/data//{n}.tif", "empty path component"),
+        ("/data/{n}_100%%.tif", "'%' or a brace in its file name"),
+    ],
+)
+def test_bad_templates_name_the_part_and_what_is_allowed(template, message):
+    with pytest.raises(ValueError, match=message):
+        FilePattern(template)
+
+
+@pytest.mark.parametrize("use_polling", [False, True])
+def test_each_complete_file_is_reported_once_never_half_written(tmp_path, use_polling):
+    reported: list[tuple[Path, int]] = []
+    arrived = threading.Event()
+
+    def on_complete(path: Path) -> None:
+        reported.append((path, path.stat().st_size))
+        arrived.set()
+
+    (tmp_path / "old_1.tiff").write_bytes(b"before the watch")
+    pattern = FilePattern(str(tmp_path / "{name}_{n:d}.tiff"))
+    watch = FolderWatch(
+        pattern, on_complete, use_polling=use_polling, poll_interval=0.05, settle_time=0.5
+    )
+    watch.start()
+    try:
+        for n in range(3):
+            arrived.clear()
+            write_slowly(tmp_path / f"new_{n}.tiff", bytes(4000), chunks=8, pause=0.02)
+            assert arrived.wait(60)
+    finally:
+        watch.stop()
+    assert reported == [(tmp_path / f"new_{n}.tiff", 4000) for n in range(3)]
+
+
+def test_an_empty_file_is_not_complete(tmp_path):
+    reported: list[Path] = []
+    pattern = FilePattern(str(tmp_path / "{n:d}.tiff"))
+    watch = FolderWatch(pattern, reported.append, settle_time=0.1)
+    watch.start()
+    try:
+        (tmp_path / "1.tiff").touch()
+        done = threading.Event()
+        watch.on_complete = lambda path: (reported.append(path), done.set())
+        write_slowly(tmp_path / "2.tiff", b"frame", chunks=1, pause=0)
+        assert done.wait(60)
+    finally:
+        watch.stop()
+    assert reported == [tmp_path / "2.tiff"]
+
+
+def test_a_missing_root_is_named(tmp_path):
+    watch = FolderWatch(FilePattern(str(tmp_path / "gone/{n}.tif")), print)
+    with pytest.raises(FileNotFoundError, match=r"gone' of template .* does not exist"):
+        watch.start()
+    assert not watch.running

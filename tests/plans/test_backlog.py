@@ -1,0 +1,129 @@
+"""ingest_backlog: files written while nothing acquired, emitted once (plans/backlog.py)."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from bluesky_timelapse.devices import FolderCamera, SimCamera
+from bluesky_timelapse.plans import ingest_backlog
+from folder_files import image_bytes, write_slowly
+from support import only, validate
+
+DAY = "pi/2025/06/01"
+
+
+@pytest.fixture
+def frames(tmp_path) -> Path:
+    (tmp_path / "frames" / DAY).mkdir(parents=True)
+    return tmp_path / "frames"
+
+
+def camera_for(tmp_path, frames):
+    template = str(frames / "{camera_name}/%Y/%m/%d/{t:%H%M%S}_{exposure_ms:d}.tiff")
+    return FolderCamera(name="cam", template=template, state_file=tmp_path / "state.json")
+
+
+def drop(frames: Path, name: str, seed: int, age: float) -> Path:
+    """A complete file, last modified ``age`` seconds ago."""
+    path = frames / DAY / name
+    write_slowly(path, image_bytes("tiff", seed)[0], chunks=1, pause=0)
+    when = time.time() - age
+    os.utime(path, (when, when))
+    return path
+
+
+def test_the_backlog_is_emitted_once_in_order(RE, documents, tmp_path, frames):
+    # Written out of name order: the order is when each file was made.
+    paths = [
+        drop(frames, "120500_30.tiff", 2, age=100),
+        drop(frames, "120000_10.tiff", 0, age=300),
+        drop(frames, "120200_20.tiff", 1, age=200),
+    ]
+    (frames / DAY / "readme.txt").write_text("not a frame")
+    camera = camera_for(tmp_path, frames)
+
+    result = RE(ingest_backlog(camera, md={"sample": "basil"}))
+    assert result.plan_result == 3
+    validate(documents)
+    (start,) = only(documents, "start")
+    assert start["plan_name"] == "ingest_backlog"
+    assert start["sample"] == "basil"
+    assert start["num_points"] == 3
+    events = only(documents, "event")
+    in_order = [paths[1], paths[2], paths[0]]
+    assert [Path(e["data"]["cam_file"]) for e in events] == in_order
+    assert [e["data"]["cam_exposure_ms"] for e in events] == [10, 20, 30]
+    for resource, path in zip(only(documents, "resource"), in_order, strict=True):
+        name = resource["resource_kwargs"]["filename"]
+        read = tifffile.imread(Path(resource["root"], resource["resource_path"], name))
+        np.testing.assert_array_equal(read, tifffile.imread(path))
+
+    documents.clear()
+    assert RE(ingest_backlog(camera)).plan_result == 0
+    assert documents == []  # no run at all
+
+    # A new camera object (after a restart) reads what was emitted from the state file.
+    later = drop(frames, "121000_40.tiff", 3, age=50)
+    again = camera_for(tmp_path, frames)
+    assert RE(ingest_backlog(again)).plan_result == 1
+    assert [Path(e["data"]["cam_file"]) for e in only(documents, "event")] == [later]
+
+
+def test_files_still_being_written_wait_for_a_later_call(RE, documents, tmp_path, frames):
+    drop(frames, "120000_10.tiff", 0, age=100)
+    fresh = drop(frames, "120100_10.tiff", 1, age=-60)  # modified "now", on a slow machine too
+    camera = camera_for(tmp_path, frames)
+    assert RE(ingest_backlog(camera)).plan_result == 1
+    old = time.time() - 10
+    os.utime(fresh, (old, old))
+    documents.clear()
+    assert RE(ingest_backlog(camera)).plan_result == 1
+    assert [Path(e["data"]["cam_file"]) for e in only(documents, "event")] == [fresh]
+
+
+def test_files_taken_by_triggers_are_not_backlog(RE, tmp_path, frames):
+    drop(frames, "120000_10.tiff", 0, age=100)
+    camera = camera_for(tmp_path, frames)
+    camera.stage()
+    try:
+        status = camera.trigger()
+        write_slowly(frames / DAY / "120100_10.tiff", image_bytes("tiff", 1)[0])
+        status.wait(60)
+    finally:
+        camera.unstage()
+    deadline = time.monotonic() + 60
+    while camera.backlog() and time.monotonic() < deadline:  # recorded after the trigger
+        time.sleep(0.02)
+    assert camera.backlog() == []
+
+
+def test_a_missing_directory_and_a_wrong_camera_are_refused(RE, tmp_path):
+    camera = FolderCamera(
+        name="cam", template=str(tmp_path / "gone/{t:%H%M%S}.tiff"), state_file=tmp_path / "s"
+    )
+    with pytest.raises(FileNotFoundError, match="gone' of template"):
+        RE(ingest_backlog(camera))
+    sim = SimCamera(name="sim", root=str(tmp_path), write_path_template="sim")
+    with pytest.raises(
+        TypeError, match="ingest_backlog needs a FolderCamera; 'sim' is a SimCamera"
+    ):
+        RE(ingest_backlog(sim))
+
+
+def test_a_damaged_state_file_is_named(RE, tmp_path, frames):
+    (tmp_path / "state.json").write_text("{not json")
+    drop(frames, "120000_10.tiff", 0, age=100)
+    with pytest.raises(ValueError, match=r"state file .*state.json' is unreadable"):
+        RE(ingest_backlog(camera_for(tmp_path, frames)))
+
+
+def test_ingest_backlog_passes_the_queue_servers_checks():
+    from bluesky_queueserver.manager.profile_ops import _process_plan
+
+    description = _process_plan(ingest_backlog, existing_devices={}, existing_plans={})
+    assert [p["name"] for p in description["parameters"]] == ["camera", "md"]
+    assert all("annotation" in p for p in description["parameters"])
