@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,52 @@ def decode(line: bytes) -> Entry:
     return Entry(entry["name"], entry["doc"])
 
 
+class JournalSyncer:
+    """fsyncs journals on its own thread, so the RunEngine's thread only appends.
+
+    A :class:`RunJournal` asks for a sync when its policy says one is due; the
+    syncer's thread makes it soon after. Closing a journal (at its stop document)
+    still fsyncs on the closing thread: a run's end is durable when it returns.
+    """
+
+    def __init__(self) -> None:
+        self._due: set[RunJournal] = set()
+        self._condition = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(
+            target=self._sync_forever, name="journal-sync", daemon=True
+        )
+        self._thread.start()
+
+    def request(self, journal: RunJournal) -> None:
+        """Sync ``journal`` soon."""
+        with self._condition:
+            self._due.add(journal)
+            self._condition.notify()
+
+    def close(self) -> None:
+        """Make the syncs asked for, then end the thread."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify()
+        self._thread.join()
+
+    def _sync_forever(self) -> None:
+        while True:
+            with self._condition:
+                while not self._due and not self._closing:
+                    self._condition.wait()
+                due, self._due = self._due, set()
+                closing = self._closing
+            for journal in due:
+                try:
+                    journal.sync()
+                except OSError as err:  # the next sync, or the close, tries again
+                    logger.warning("journal %s: fsync failed: %s", journal.path, err)
+            if closing:
+                return
+
+
 class RunJournal:
     """The journal file of one run, written by the RunEngine's thread.
 
@@ -57,40 +104,65 @@ class RunJournal:
         fsync after this many documents (and always after the stop document).
     fsync_interval
         ...or when this many seconds have passed since the last fsync.
+    syncer
+        Makes those periodic fsyncs on its own thread; without one they are made
+        by :meth:`append` itself.
     """
 
-    def __init__(self, path: Path, *, fsync_every: int = 100, fsync_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync_every: int = 100,
+        fsync_interval: float = 1.0,
+        syncer: JournalSyncer | None = None,
+    ) -> None:
         self.path = path
         self.fsync_every = fsync_every
         self.fsync_interval = fsync_interval
+        self.syncer = syncer
         self._file: IO[bytes] | None = open(path, "ab")  # noqa: SIM115
         os.chmod(path, 0o600)
-        self._unsynced = 0
-        self._synced_at = time.monotonic()
+        self._lock = threading.Lock()  # the file descriptor, between sync and close
+        self._appended = 0  # documents appended; only the appending thread counts
+        self._synced = 0  # of those, how many an fsync has covered
+        self._requested = 0  # the count at the latest sync asked for
+        self._requested_at = time.monotonic()
 
     def append(self, name: str, doc: dict[str, Any]) -> None:
         """Write the document and hand it to the OS; fsync as the policy says."""
         assert self._file is not None, "journal is closed"
         self._file.write(encode(name, doc))
         self._file.flush()
-        self._unsynced += 1
-        due = time.monotonic() - self._synced_at >= self.fsync_interval
-        if name == "stop" or self._unsynced >= self.fsync_every or due:
+        self._appended += 1
+        if name == "stop":
             self.sync()
+            return
+        due = time.monotonic() - self._requested_at >= self.fsync_interval
+        if self._appended - self._requested >= self.fsync_every or due:
+            self._requested, self._requested_at = self._appended, time.monotonic()
+            if self.syncer is not None:
+                self.syncer.request(self)
+            else:
+                self.sync()
 
     def sync(self) -> None:
-        """fsync what was appended."""
-        if self._file is not None and self._unsynced:
-            os.fsync(self._file.fileno())
-            self._unsynced = 0
-            self._synced_at = time.monotonic()
+        """fsync what was appended (from any thread)."""
+        with self._lock:
+            appended = self._appended
+            if self._file is not None and appended > self._synced:
+                os.fsync(self._file.fileno())
+                self._synced = appended
 
     def close(self) -> None:
         """fsync and close (idempotent)."""
-        if self._file is not None:
-            self.sync()
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                if self._appended > self._synced:
+                    os.fsync(self._file.fileno())
+                    self._synced = self._appended
+                self._file.close()
+                self._file = None
 
 
 class JournalReader:

@@ -29,7 +29,7 @@ import httpx
 from filelock import FileLock, Timeout
 
 from ..specs import SPEC_TO_MIMETYPE
-from .journal import SUFFIX, Entry, JournalReader, RunJournal, recover
+from .journal import SUFFIX, Entry, JournalReader, JournalSyncer, RunJournal, recover
 from .tiled_batches import FlushableTiledWriter
 
 logger = logging.getLogger(__name__)
@@ -101,8 +101,9 @@ class TiledSink:
         so events wait for a batch only while Tiled is behind, and then one request
         carries many of them (a fraction of the server's cost of one each).
     fsync_every, fsync_interval
-        The journal is fsynced every ``fsync_every`` documents, every
-        ``fsync_interval`` seconds, and at every stop document.
+        The journal is fsynced every ``fsync_every`` documents and every
+        ``fsync_interval`` seconds (on a thread of its own: the RunEngine's thread
+        only appends), and at every stop document (before the RunEngine goes on).
     retry_initial, retry_max
         Backoff between forwarding attempts after a failure (s).
 
@@ -156,6 +157,7 @@ class TiledSink:
         self._last_error: str | None = None
         self._connected = False
         self._closing = False
+        self._syncer = JournalSyncer()
         self._recover_journals()
         self._thread = threading.Thread(
             target=self._forward_forever, name="tiled-sink", daemon=True
@@ -196,7 +198,10 @@ class TiledSink:
             path = self.directory / f"{uid}{SUFFIX}"
             with self._lock:
                 journal = RunJournal(
-                    path, fsync_every=self.fsync_every, fsync_interval=self.fsync_interval
+                    path,
+                    fsync_every=self.fsync_every,
+                    fsync_interval=self.fsync_interval,
+                    syncer=self._syncer,
                 )
                 self._runs[uid] = _Run(uid, path, journal)
                 self._pending.append(uid)
@@ -271,6 +276,7 @@ class TiledSink:
             self._wake.notify_all()
         self._new_documents.set()
         self._thread.join(timeout=max(timeout, 1.0))
+        self._syncer.close()
         self._write_health()
         self._lock_file.release()
 
