@@ -3,11 +3,14 @@
 - :class:`AsyncSimCamera`: the simulated garden camera.
 - :class:`AsyncOpenCVCamera`: a USB camera, a stream or a video file read through
   OpenCV (optional: ``pip install "bluesky-timelapse[opencv]"``).
+- :class:`AsyncFolderCamera`: the images another program drops into a folder,
+  copied into our writers.
 - :class:`FrameDetector`: the base, for any :class:`FrameSource` (an object handing
   out one frame at a time), built from ophyd-async's trigger, acquire and data
   logic classes; frames are described by StreamResource/StreamDatum documents.
 """
 
+from .folder_camera import AsyncFolderCamera, FolderSource
 from .frames import (
     MIMETYPES,
     FrameAcquireLogic,
@@ -21,9 +24,11 @@ from .sim_camera import AsyncSimCamera, SceneSource
 
 __all__ = [
     "MIMETYPES",
+    "AsyncFolderCamera",
     "AsyncOpenCVCamera",
     "AsyncSimCamera",
     "CaptureSource",
+    "FolderSource",
     "FrameAcquireLogic",
     "FrameDetector",
     "FrameSource",

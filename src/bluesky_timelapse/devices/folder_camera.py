@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -37,12 +34,18 @@ from ..persistence.atomic import atomic_write, make_private_directory
 from ..specs import AD_JPEG, AD_TIFF, PNG_FILE
 from ..storage import FrameFormat, WriterFactory
 from .filestore import FileStoreMixin, FrameSignal
-from .folder_watch import FieldKind, FilePattern, FolderWatch, ImageFormat
+from .folder_watch import (
+    FieldKind,
+    FileFeed,
+    FilePattern,
+    FolderWatch,
+    ImageFormat,
+    Mode,
+    check_mode,
+    check_seconds,
+)
 
 logger = logging.getLogger(__name__)
-
-Mode = Literal["next", "latest"]
-MODES: tuple[Mode, ...] = ("next", "latest")
 
 SPECS: dict[ImageFormat, str] = {"tiff": AD_TIFF, "jpeg": AD_JPEG, "png": PNG_FILE}
 """The Resource spec of each image format."""
@@ -157,20 +160,8 @@ class FolderCamera(FileStoreMixin, Device):
         **kwargs: Any,
     ) -> None:
         pattern = FilePattern(template)
-        if mode not in MODES:
-            raise ValueError(f"mode {mode!r} is not supported; allowed: {', '.join(MODES)}")
-        for label, value in (
-            ("timeout", timeout),
-            ("poll_interval", poll_interval),
-            ("settle_time", settle_time),
-        ):
-            if not (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and value > 0
-            ):
-                raise ValueError(f"{label} {value!r} is invalid; allowed: a number of seconds > 0")
+        check_mode(mode)
+        check_seconds(timeout=timeout, poll_interval=poll_interval, settle_time=settle_time)
         own = set(self.component_names)
         clashes = sorted(own & set(pattern.fields))
         if clashes:
@@ -211,23 +202,26 @@ class FolderCamera(FileStoreMixin, Device):
             else default_data_dir() / "folder_cameras" / f"{name}.json",
             pattern,
         )
+        self._feed = FileFeed(mode)
         self._watch = FolderWatch(
             pattern,
-            self._arrived,
+            self._feed.arrived,
             use_polling=use_polling,
             poll_interval=float(poll_interval),
             settle_time=float(settle_time),
             clock=clock,
         )
-        self._lock = threading.Lock()
-        self._waiting: deque[_Waiter] = deque()
-        self._latest: Path | None = None
         self._deliveries = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-files")
 
     @property
     def settle_time(self) -> float:
         """Seconds a file's size must stay the same to count without a close event."""
         return self._watch.settle_time
+
+    @property
+    def _latest(self) -> Path | None:
+        """The file a ``"latest"`` trigger would take at once; None if none."""
+        return self._feed.latest
 
     def stage(self) -> list[Any]:
         """Start watching, then stage (opening the ``copy_to`` writer, if any).
@@ -238,8 +232,7 @@ class FolderCamera(FileStoreMixin, Device):
             If the template's fixed directory does not exist.
         """
         self._frame_format_known = False
-        with self._lock:
-            self._latest = None
+        self._feed.clear()
         self._watch.start()
         try:
             staged: list[Any] = super().stage()
@@ -251,10 +244,7 @@ class FolderCamera(FileStoreMixin, Device):
     def unstage(self) -> list[Any]:
         """Stop watching and unstage; a trigger still waiting fails."""
         self._watch.stop()
-        with self._lock:
-            waiting, self._waiting = list(self._waiting), deque()
-        for waiter in waiting:
-            waiter.fail(RuntimeError(f"{self.name} was unstaged while a trigger waited"))
+        self._feed.fail_waiting(RuntimeError(f"{self.name} was unstaged while a trigger waited"))
         return super().unstage()
 
     def trigger(self) -> DeviceStatus:
@@ -276,16 +266,23 @@ class FolderCamera(FileStoreMixin, Device):
             self.next_file.put("")
             self._deliveries.submit(self._deliver, status, Path(chosen))
             return status
-        with self._lock:
-            latest, self._latest = self._latest, None
-            if latest is None:
-                waiter = _Waiter(status, threading.Timer(self.timeout, self._expire, ()))
-                waiter.timer.args = (waiter,)
-                waiter.timer.daemon = True
-                self._waiting.append(waiter)
-                waiter.timer.start()
-        if latest is not None:
-            self._deliveries.submit(self._deliver, status, latest)
+        future = self._feed.request()
+        timer = threading.Timer(self.timeout, self._expire, (status, future))
+        timer.daemon = True
+
+        def arrived(future: Future[Path]) -> None:
+            timer.cancel()
+            if future.cancelled():  # expired
+                return
+            error = future.exception()
+            if error is not None:
+                status.set_exception(error)
+            else:
+                self._deliveries.submit(self._deliver, status, future.result())
+
+        future.add_done_callback(arrived)
+        if not future.done():
+            timer.start()
         return status
 
     def read(self) -> dict[str, dict[str, Any]]:
@@ -346,32 +343,9 @@ class FolderCamera(FileStoreMixin, Device):
                     found.append((key, path))
         return [path for _, path in sorted(found)]
 
-    def _arrived(self, path: Path) -> None:
-        """A complete new file: give it to the trigger that waits, or keep it as the latest."""
-        with self._lock:
-            if self._waiting:
-                waiter = self._waiting.popleft()
-                waiter.timer.cancel()
-            else:
-                waiter = None
-                if self.mode == "latest":
-                    self._latest = path
-        if waiter is not None:
-            self._deliveries.submit(self._deliver, waiter.status, path)
-
-    def _expire(self, waiter: _Waiter) -> None:
-        with self._lock:
-            if waiter not in self._waiting:
-                return
-            self._waiting.remove(waiter)
-        watch = self._watch
-        how = f"polling every {watch.poll_interval:g} s" if watch.use_polling else "inotify"
-        waiter.fail(
-            TimeoutError(
-                f"{self.name}: no new file matching {self.pattern.template!r} was complete in "
-                f"{str(self.pattern.root)!r} within {self.timeout:g} s ({how})"
-            )
-        )
+    def _expire(self, status: DeviceStatus, future: Future[Path]) -> None:
+        if self._feed.withdraw(future):
+            status.set_exception(self._watch.no_file_error(self.name, self.timeout))
 
     def _deliver(self, status: DeviceStatus, path: Path) -> None:
         try:
@@ -384,13 +358,8 @@ class FolderCamera(FileStoreMixin, Device):
             frame_format = read_frame_format(path, self.pattern.image_format)
             if not self._frame_format_known:
                 self.frame_format, self._frame_format_known = frame_format, True
-            elif frame_format != self.frame_format:
-                raise ValueError(
-                    f"{str(path)!r} holds frames of shape {frame_format.shape} and dtype "
-                    f"{frame_format.dtype.name!r}, unlike the run's first file (shape "
-                    f"{self.frame_format.shape}, dtype {self.frame_format.dtype.name!r}); "
-                    "every frame of one run must have the same shape and dtype"
-                )
+            else:
+                check_same_format(path, frame_format, self.frame_format)
             if self.copy_to is None:
                 datum_id = self._reference(path)
             else:
@@ -429,16 +398,6 @@ class FolderCamera(FileStoreMixin, Device):
         self._asset_docs_cache.append(("resource", dict(bundle.resource_doc)))
         self._asset_docs_cache.append(("datum", dict(datum)))
         return str(datum["datum_id"])
-
-
-@dataclass(eq=False)
-class _Waiter:
-    status: DeviceStatus
-    timer: threading.Timer
-
-    def fail(self, error: Exception) -> None:
-        self.timer.cancel()
-        self.status.set_exception(error)
 
 
 class IngestRecord:
@@ -522,6 +481,23 @@ def read_frame_format(path: Path, image_format: ImageFormat) -> FrameFormat:
             )
         extra, dtype = PIL_MODES[image.mode]
         return FrameFormat((image.height, image.width, *extra), np.dtype(dtype))
+
+
+def check_same_format(path: Path, frame_format: FrameFormat, first: FrameFormat) -> None:
+    """Refuse a file whose frames (``frame_format``) are unlike the run's ``first`` file's.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and both shapes and dtypes.
+    """
+    if frame_format != first:
+        raise ValueError(
+            f"{str(path)!r} holds frames of shape {frame_format.shape} and dtype "
+            f"{frame_format.dtype.name!r}, unlike the run's first file (shape "
+            f"{first.shape}, dtype {first.dtype.name!r}); every frame of one run must have "
+            "the same shape and dtype"
+        )
 
 
 def read_frame(path: Path, image_format: ImageFormat) -> np.ndarray:

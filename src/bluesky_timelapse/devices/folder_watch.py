@@ -7,17 +7,22 @@
   on a closed-after-write event from :mod:`watchdog` (inotify), or when its size
   and modification time have not changed for a settle time (files seen without a
   close event, and every file in polling mode).
+- :class:`FileFeed` hands those files to the triggers that wait for them, in the
+  ``"next"`` or ``"latest"`` mode of the folder cameras.
 """
 
 from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 FieldKind = Literal["string", "integer", "number", "time"]
 ImageFormat = Literal["tiff", "jpeg", "png"]
+Mode = Literal["next", "latest"]
+MODES: tuple[Mode, ...] = ("next", "latest")
 
 STRFTIME_CODES: dict[str, str] = {
     "Y": r"\d{4}",
@@ -338,6 +345,17 @@ class FolderWatch:
         """Whether the watch is started."""
         return self._running
 
+    def no_file_error(self, name: str, timeout: float) -> TimeoutError:
+        """The error of a trigger of camera ``name`` that got no file in ``timeout`` seconds.
+
+        It names the template, the watched directory and how it is watched.
+        """
+        how = f"polling every {self.poll_interval:g} s" if self.use_polling else "inotify"
+        return TimeoutError(
+            f"{name}: no new file matching {self.pattern.template!r} was complete in "
+            f"{str(self.pattern.root)!r} within {timeout:g} s ({how})"
+        )
+
     def start(self) -> None:
         """Start watching.
 
@@ -516,3 +534,122 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+class FileFeed:
+    """Hands each complete file to the trigger that waits for it.
+
+    Give :meth:`arrived` to a :class:`FolderWatch` as its ``on_complete``; each
+    trigger calls :meth:`request` for a future of its file. Thread-safe.
+
+    Parameters
+    ----------
+    mode
+        ``"next"``: a request gets the first file that arrives after it was made.
+        ``"latest"``: the newest file that arrived since :meth:`clear` and was not
+        yet taken, at once; the first one to come if there is none.
+
+    Raises
+    ------
+    ValueError
+        For another mode.
+    """
+
+    def __init__(self, mode: Mode) -> None:
+        check_mode(mode)
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._waiting: deque[Future[Path]] = deque()
+        self._latest: Path | None = None
+
+    @property
+    def latest(self) -> Path | None:
+        """The file a ``"latest"`` request would take at once; None if none."""
+        return self._latest
+
+    def clear(self) -> None:
+        """Forget the files that arrived so far (at stage)."""
+        with self._lock:
+            self._latest = None
+
+    def request(self) -> Future[Path]:
+        """A future of the next file, in the feed's mode (already done if there is one)."""
+        future: Future[Path] = Future()
+        with self._lock:
+            latest, self._latest = self._latest, None
+            if latest is None:
+                self._waiting.append(future)
+                return future
+        future.set_result(latest)
+        return future
+
+    def withdraw(self, future: Future[Path]) -> bool:
+        """Cancel a request that is still waiting; False if it got its file (or failed)."""
+        with self._lock:
+            if future not in self._waiting:
+                return False
+            self._waiting.remove(future)
+        return future.cancel()
+
+    def wait(self, timeout: float) -> Path | None:
+        """Block until the next file (in the feed's mode); None after ``timeout`` seconds.
+
+        Raises
+        ------
+        Exception
+            What :meth:`fail_waiting` gave the request.
+        """
+        future = self.request()
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if self.withdraw(future):
+                return None
+            return future.result()  # it came in the meantime
+
+    def arrived(self, path: Path) -> None:
+        """A complete new file: give it to the oldest request, or keep it as the latest."""
+        with self._lock:
+            if not self._waiting:
+                if self.mode == "latest":
+                    self._latest = path
+                return
+            future = self._waiting.popleft()
+        future.set_result(path)
+
+    def fail_waiting(self, error: BaseException) -> None:
+        """Fail every request still waiting with ``error`` (at unstage)."""
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), deque()
+        for future in waiting:
+            future.set_exception(error)
+
+
+def check_mode(mode: object) -> None:
+    """Refuse a folder camera mode other than ``"next"`` and ``"latest"``.
+
+    Raises
+    ------
+    ValueError
+        Naming the mode and the allowed ones.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not supported; allowed: {', '.join(MODES)}")
+
+
+def check_seconds(**settings: object) -> None:
+    """Refuse any of ``settings`` (name -> value) that is not a finite number of seconds > 0.
+
+    Raises
+    ------
+    ValueError
+        Naming the first setting refused and its value.
+    """
+    for label, value in settings.items():
+        if not (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        ):
+            raise ValueError(f"{label} {value!r} is invalid; allowed: a number of seconds > 0")
