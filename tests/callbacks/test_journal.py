@@ -40,10 +40,13 @@ def test_periodic_fsyncs_are_made_by_the_syncer_not_the_appending_thread(tmp_pat
     journal.append("event", {"seq_num": 2})  # due: asked of the syncer
     assert fsyncs.synced.wait(timeout=30)
     assert fsyncs == ["journal-sync"]
-    journal.append("stop", {"exit_status": "success"})
-    assert fsyncs[-1] == threading.current_thread().name  # the stop: durable before returning
-    journal.close()
+    fsyncs.synced.clear()
+    journal.append("stop", {"exit_status": "success"})  # fsync and close, on the syncer
+    assert fsyncs.synced.wait(timeout=30)
     syncer.close()
+    assert fsyncs == ["journal-sync", "journal-sync"]
+    with pytest.raises(AssertionError, match="journal is closed"):
+        journal.append("event", {"seq_num": 3})
     names = [entry.name for entry in JournalReader(tmp_path / "run.jsonl").read()]
     assert names == ["event", "event", "event", "stop"]
 
@@ -52,8 +55,11 @@ def test_without_a_syncer_the_appending_thread_fsyncs(tmp_path, fsyncs):
     journal = RunJournal(tmp_path / "run.jsonl", fsync_every=2, fsync_interval=3600)
     journal.append("event", {"seq_num": 0})
     journal.append("event", {"seq_num": 1})
-    assert fsyncs == [threading.current_thread().name]
-    journal.close()
+    journal.append("stop", {"exit_status": "success"})  # fsynced and closed at once
+    me = threading.current_thread().name
+    assert fsyncs == [me, me]
+    with pytest.raises(AssertionError, match="journal is closed"):
+        journal.append("event", {"seq_num": 2})
 
 
 def test_closing_fsyncs_what_is_left_once(tmp_path, fsyncs):

@@ -50,13 +50,14 @@ def decode(line: bytes) -> Entry:
 class JournalSyncer:
     """fsyncs journals on its own thread, so the RunEngine's thread only appends.
 
-    A :class:`RunJournal` asks for a sync when its policy says one is due; the
-    syncer's thread makes it soon after. Closing a journal (at its stop document)
-    still fsyncs on the closing thread: a run's end is durable when it returns.
+    A :class:`RunJournal` asks for a sync when its policy says one is due, and
+    for a sync and a close after its stop document; the syncer's thread makes
+    them soon after (milliseconds, unless the disk stalls).
     """
 
     def __init__(self) -> None:
         self._due: set[RunJournal] = set()
+        self._closes: set[RunJournal] = set()
         self._condition = threading.Condition()
         self._closing = False
         self._thread = threading.Thread(
@@ -64,10 +65,12 @@ class JournalSyncer:
         )
         self._thread.start()
 
-    def request(self, journal: RunJournal) -> None:
-        """Sync ``journal`` soon."""
+    def request(self, journal: RunJournal, *, close: bool = False) -> None:
+        """Sync ``journal`` soon; then close it too, if ``close``."""
         with self._condition:
             self._due.add(journal)
+            if close:
+                self._closes.add(journal)
             self._condition.notify()
 
     def close(self) -> None:
@@ -83,10 +86,11 @@ class JournalSyncer:
                 while not self._due and not self._closing:
                     self._condition.wait()
                 due, self._due = self._due, set()
+                closes, self._closes = self._closes, set()
                 closing = self._closing
             for journal in due:
                 try:
-                    journal.sync()
+                    journal.close() if journal in closes else journal.sync()
                 except OSError as err:  # the next sync, or the close, tries again
                     logger.warning("journal %s: fsync failed: %s", journal.path, err)
             if closing:
@@ -101,7 +105,8 @@ class RunJournal:
     path
         The file, ``<directory>/<run uid>.jsonl``; created if new, appended to if not.
     fsync_every
-        fsync after this many documents (and always after the stop document).
+        fsync after this many documents (and always after the stop document, which
+        also closes the journal).
     fsync_interval
         ...or when this many seconds have passed since the last fsync.
     syncer
@@ -136,7 +141,7 @@ class RunJournal:
         self._file.flush()
         self._appended += 1
         if name == "stop":
-            self.sync()
+            self._finish()
             return
         due = time.monotonic() - self._requested_at >= self.fsync_interval
         if self._appended - self._requested >= self.fsync_every or due:
@@ -145,6 +150,13 @@ class RunJournal:
                 self.syncer.request(self)
             else:
                 self.sync()
+
+    def _finish(self) -> None:
+        """After the stop document: fsync and close, on the syncer if there is one."""
+        if self.syncer is not None:
+            self.syncer.request(self, close=True)
+        else:
+            self.close()
 
     def sync(self) -> None:
         """fsync what was appended (from any thread)."""

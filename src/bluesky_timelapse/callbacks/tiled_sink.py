@@ -101,9 +101,9 @@ class TiledSink:
         so events wait for a batch only while Tiled is behind, and then one request
         carries many of them (a fraction of the server's cost of one each).
     fsync_every, fsync_interval
-        The journal is fsynced every ``fsync_every`` documents and every
-        ``fsync_interval`` seconds (on a thread of its own: the RunEngine's thread
-        only appends), and at every stop document (before the RunEngine goes on).
+        The journal is fsynced every ``fsync_every`` documents, every
+        ``fsync_interval`` seconds and after every stop document, on a thread of
+        its own: the RunEngine's thread only appends.
     retry_initial, retry_max
         Backoff between forwarding attempts after a failure (s).
 
@@ -182,10 +182,9 @@ class TiledSink:
             return
         # Only this thread writes the journal: no lock, so the forwarder never makes
         # the RunEngine wait.
-        run.journal.append(name, doc)
+        run.journal.append(name, doc)  # the stop document closes the journal
         run.journaled_at.append(time.time())
         if name == "stop":
-            run.journal.close()
             self._forget_routes(run_uid)
             with self._lock:
                 run.stopped = True
@@ -205,6 +204,7 @@ class TiledSink:
                 )
                 self._runs[uid] = _Run(uid, path, journal)
                 self._pending.append(uid)
+                self._wake.notify_all()  # an idle forwarder starts on the run at once
             return uid
         if name in ("descriptor", "resource", "stream_resource", "stop"):
             run_uid: str = doc["run_start"]
