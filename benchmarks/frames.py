@@ -2,7 +2,8 @@
 
 For each writer (``tiff``, ``hdf5``, ``zarr``, ``npy``) and each durability mode
 (fsync on / off) this script writes the same number of frames of the same size
-(default 200 frames of 1024x1024 ``uint16``) four ways, side by side in one run:
+(default 200 frames of 1024x1024 ``uint16``) five ways, side by side in one run,
+with ophyd's and ophyd-async's own simulated detectors for reference:
 
 bare loop
     A plain Python loop calling the storage library directly (``tifffile.imwrite``,
@@ -25,6 +26,23 @@ RunEngine, write-behind
 ophyd.sim
     ``ophyd.sim.SynSignalWithRegistry`` (``numpy.save``, no fsync) counted by the
     same RunEngine, for reference in the ``npy`` row with fsync off.
+ophyd-async
+    ``RE(count([camera], num=N))`` with our ophyd-async
+    :class:`~bluesky_timelapse.async_devices.AsyncSimCamera` (same frames, same
+    writer, ``writer_options={"fsync": ...}``, ``exposure=0``), created with
+    ``StaticPathProvider(UUIDFilenameProvider(), directory)`` inside
+    ``init_devices()`` before the timing starts; it describes its frames with
+    StreamResource and StreamDatum documents. Each trigger completes once its frame
+    is written.
+SimBlobDetector
+    ophyd-async's own ``ophyd_async.sim.SimBlobDetector`` (HDF5, SWMR, no fsync),
+    for reference in the ``hdf5`` rows (both fsync modes; it never syncs). Its
+    frames are fixed at 240x320 ``uint8`` (76.8 kB, plus an ``int64`` sum per frame
+    in a second dataset), so the table gives its MB/s as well as its frames/s. It
+    paces frames at its ``livetime + deadtime`` (0.2 s per frame unless prepared),
+    so it runs the plan ``count`` is made of (stage, open a run,
+    ``prepare(TriggerInfo(livetime=1e-4))``, then N ``trigger_and_read``) rather
+    than ``count`` itself, which stages (and so forgets the prepare) on its own.
 
 Every measurement runs in a fresh temporary directory, after ``os.sync()`` so no
 earlier run's dirty pages are written back during it; the repeats are interleaved
@@ -34,7 +52,7 @@ printed apart.
 
 Target: the RunEngine path reaches at least 0.8x the bare loop's frames/s for
 TIFF and HDF5 (ratios below it are marked ``<`` in the table), shown for both
-RunEngine paths.
+RunEngine paths and for the ophyd-async camera.
 
 Run it with the project's virtualenv::
 
@@ -61,9 +79,14 @@ import numpy as np
 import tifffile
 import zarr
 from bluesky import RunEngine
+from bluesky import plan_stubs as bps
+from bluesky import preprocessors as bpp
 from bluesky.plans import count
 from ophyd.sim import SynSignalWithRegistry
+from ophyd_async.core import StaticPathProvider, TriggerInfo, UUIDFilenameProvider, init_devices
+from ophyd_async.sim import SimBlobDetector
 
+from bluesky_timelapse.async_devices import AsyncSimCamera
 from bluesky_timelapse.devices import GardenScene, SimCamera
 from bluesky_timelapse.storage import FrameFormat, writer_for
 from machine import filesystem_of, package_version
@@ -78,7 +101,13 @@ WARM_UP_FRAMES = 10
 WRITE_QUEUE = 8
 """Frames the write-behind RunEngine path lets wait for the disk."""
 
-PATHS: tuple[str, ...] = ("bare", "writer", "runengine", "queued", "ophyd")
+BLOB_SHAPE = (240, 320)
+"""SimBlobDetector's frame shape (``uint8``), fixed by ophyd-async."""
+BLOB_FRAME_BYTES = BLOB_SHAPE[0] * BLOB_SHAPE[1]
+BLOB_LIVETIME = 1e-4
+"""Seconds of SimBlobDetector's prepared livetime: its frame period, as short as it goes."""
+
+PATHS: tuple[str, ...] = ("bare", "writer", "runengine", "queued", "async", "ophyd", "blob")
 """The measured paths, in the order they run within one repeat."""
 
 Frames = Sequence[np.ndarray]
@@ -215,13 +244,13 @@ class DocumentCounter:
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
 
-    def expect_events(self, n: int, what: str) -> None:
-        """Raise unless the last run emitted exactly ``n`` events and ``n`` datums."""
-        events, datums = self.counts.get("event", 0), self.counts.get("datum", 0)
-        if events != n or datums != n:
+    def expect_events(self, n: int, what: str, datum: str = "datum", per_event: int = 1) -> None:
+        """Raise unless the last run emitted ``n`` events and ``n * per_event`` ``datum`` docs."""
+        events, datums = self.counts.get("event", 0), self.counts.get(datum, 0)
+        if events != n or datums != n * per_event:
             raise RuntimeError(
-                f"{what}: expected {n} events and {n} datums, got {events} and {datums} "
-                f"(documents: {self.counts})"
+                f"{what}: expected {n} events and {n * per_event} {datum} documents, got "
+                f"{events} and {datums} (documents: {self.counts})"
             )
 
 
@@ -269,6 +298,64 @@ def time_ophyd_sim(
     RE(count([signal], num=len(frames)))
     elapsed = time.perf_counter() - start
     counter.expect_events(len(frames), "ophyd.sim.SynSignalWithRegistry")
+    return elapsed
+
+
+def time_async_camera(
+    RE: RunEngine,
+    counter: DocumentCounter,
+    directory: Path,
+    writer: str,
+    fsync: bool,
+    n: int,
+    size: int,
+) -> float:
+    """Seconds of ``RE(count([camera], num=n))`` with our ophyd-async AsyncSimCamera."""
+    with init_devices():
+        camera = AsyncSimCamera(
+            StaticPathProvider(UUIDFilenameProvider(), directory),
+            writer=writer,
+            writer_options={"fsync": fsync},
+            shape=(size, size),
+            dtype="uint16",
+            colour=False,
+            exposure=0.0,
+            name="camera",
+        )
+    counter.counts.clear()
+    start = time.perf_counter()
+    RE(count([camera], num=n))
+    elapsed = time.perf_counter() - start
+    counter.expect_events(n, f"AsyncSimCamera/{writer}", datum="stream_datum")
+    return elapsed
+
+
+def prepared_count(detector: SimBlobDetector, n: int) -> Any:
+    """``count``'s plan, with a ``prepare`` after stage: SimBlobDetector's pace is its livetime."""
+
+    @bpp.stage_decorator([detector])
+    @bpp.run_decorator()
+    def inner() -> Any:
+        yield from bps.prepare(detector, TriggerInfo(livetime=BLOB_LIVETIME), wait=True)
+        for _ in range(n):
+            yield from bps.checkpoint()
+            yield from bps.trigger_and_read([detector])
+
+    return (yield from inner())
+
+
+def time_sim_blob(RE: RunEngine, counter: DocumentCounter, directory: Path, n: int) -> float:
+    """Seconds of ``n`` frames of ophyd-async's SimBlobDetector (HDF5) under the RunEngine."""
+    with init_devices():
+        detector = SimBlobDetector(
+            StaticPathProvider(UUIDFilenameProvider(), directory), name="blob"
+        )
+    counter.counts.clear()
+    start = time.perf_counter()
+    RE(prepared_count(detector, n))
+    elapsed = time.perf_counter() - start
+    # two data keys, the frame and its sum: two StreamDatum documents per event
+    counter.expect_events(n, "SimBlobDetector", datum="stream_datum", per_event=2)
     return elapsed
 
 
@@ -321,9 +408,12 @@ def measurements(
         "queued": lambda d: time_camera(
             RE, counter, d, writer, fsync, len(frames), size, write_queue=WRITE_QUEUE
         ),
+        "async": lambda d: time_async_camera(RE, counter, d, writer, fsync, len(frames), size),
     }
     if writer == "npy" and not fsync:
         row["ophyd"] = lambda d: time_ophyd_sim(RE, counter, d, frames)
+    if writer == "hdf5":
+        row["blob"] = lambda d: time_sim_blob(RE, counter, d, len(frames))
     return row
 
 
@@ -359,13 +449,14 @@ def machine_facts(tmpdir: str) -> list[str]:
         usable = os.cpu_count() or 0
     libraries = ", ".join(
         f"{name} {package_version(name)}"
-        for name in ("numpy", "tifffile", "h5py", "zarr", "bluesky", "ophyd")
+        for name in ("numpy", "tifffile", "h5py", "zarr", "bluesky", "ophyd", "ophyd-async")
     )
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     return [
         f"python    {platform.python_version()} ({sys.executable})",
         f"platform  {platform.platform()}",
         f"libraries {libraries}, HDF5 {h5py.version.hdf5_version}",
-        f"cpus      {os.cpu_count()} ({usable} usable)",
+        f"cpus      {os.cpu_count()} ({usable} usable), load average {load} (at the end)",
         f"tmp       {filesystem_of(tmpdir)}",
     ]
 
@@ -376,7 +467,7 @@ def format_table(
     results: dict[tuple[str, bool], dict[str, list[float]]],
     frame_bytes: int,
 ) -> list[str]:
-    """The results table: median frames/s per path, the ratio and the RunEngine MB/s."""
+    """The results table: median frames/s per path, the ratios and MB/s."""
     header = (
         "writer",
         "fsync",
@@ -388,12 +479,17 @@ def format_table(
         "WB/bare",
         "ophyd.sim fr/s",
         "RE MB/s",
+        "async fr/s",
+        "async/bare",
+        "async MB/s",
+        "SimBlob fr/s",
+        "SimBlob MB/s",
     )
     rows: list[tuple[str, ...]] = [header]
     for writer in writers:
         for fsync in fsync_modes:
             rates = {path: statistics.median(v) for path, v in results[writer, fsync].items()}
-            ratios = [rates[path] / rates["bare"] for path in ("runengine", "queued")]
+            ratios = [rates[path] / rates["bare"] for path in ("runengine", "queued", "async")]
             marks = [
                 " <" if writer in TARGET_WRITERS and ratio < TARGET_RATIO else "  "
                 for ratio in ratios
@@ -410,6 +506,11 @@ def format_table(
                     f"{ratios[1]:.2f}{marks[1]}",
                     f"{rates['ophyd']:.1f}" if "ophyd" in rates else "n/a",
                     f"{rates['runengine'] * frame_bytes / 1e6:.1f}",
+                    f"{rates['async']:.1f}",
+                    f"{ratios[2]:.2f}{marks[2]}",
+                    f"{rates['async'] * frame_bytes / 1e6:.1f}",
+                    f"{rates['blob']:.1f}" if "blob" in rates else "n/a",
+                    f"{rates['blob'] * BLOB_FRAME_BYTES / 1e6:.1f}" if "blob" in rates else "n/a",
                 )
             )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
@@ -527,7 +628,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"target: RunEngine >= {TARGET_RATIO}x bare loop for {' and '.join(TARGET_WRITERS)}; "
         "'<' marks a miss. MB = 1e6 bytes. ophyd.sim writes NPY without fsync.\n"
-        f"write-behind: SimCamera(write_queue={WRITE_QUEUE}), triggers complete at capture."
+        f"write-behind: SimCamera(write_queue={WRITE_QUEUE}), triggers complete at capture.\n"
+        "async: our ophyd-async AsyncSimCamera under count(), same frames and writer.\n"
+        f"SimBlob: ophyd_async.sim.SimBlobDetector, HDF5 without fsync, {BLOB_SHAPE[0]}x"
+        f"{BLOB_SHAPE[1]} uint8 frames ({BLOB_FRAME_BYTES / 1e3:.1f} kB each, not the size "
+        f"above),\n         prepared with livetime {BLOB_LIVETIME:g} s; compare its MB/s too."
     )
     if args.verbose:
         print()

@@ -282,3 +282,22 @@ def test_the_async_devices_package_imports_without_opencv():
 
 def test_the_camera_is_registered_as_a_device_plugin():
     assert plugins.load(plugins.DEVICES, "AsyncOpenCVCamera") is AsyncOpenCVCamera
+
+
+def test_a_timelapse_of_the_async_camera_reads_the_next_frame_each_slot(
+    RE, documents, tmp_path, video, bgr_frames
+):
+    from bluesky_timelapse.plans import every, timelapse
+
+    acam = async_camera(tmp_path / "frames", video, writer="hdf5")
+    RE(timelapse([acam], every(0.3, count=2).to_dict(), store=str(tmp_path / "store")))
+    validate(documents)
+    assert [run["slot_index"] for run in only(documents, "start")] == [0, 1]
+    assert [stop["exit_status"] for stop in only(documents, "stop")] == ["success"] * 2
+    # each slot's run stages the camera anew: the capture is reopened, from frame 0
+    resources = only(documents, "stream_resource")
+    assert len(resources) == 2
+    for stream_resource in resources:
+        np.testing.assert_array_equal(
+            read_frames_from_stream_resource(stream_resource, 1)[0], bgr_frames[0, ..., ::-1]
+        )

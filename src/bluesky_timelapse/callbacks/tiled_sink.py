@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -100,6 +101,10 @@ class TiledSink:
         batch is written as soon as the forwarder has caught up with the journal,
         so events wait for a batch only while Tiled is behind, and then one request
         carries many of them (a fraction of the server's cost of one each).
+    batch_interval
+        Seconds a partial batch waits at least after the previous one (0 to 60):
+        while documents keep coming, they join one request instead of many small
+        ones; an event waits at most this long for it.
     fsync_every, fsync_interval
         The journal is fsynced every ``fsync_every`` documents, every
         ``fsync_interval`` seconds and after every stop document, on a thread of
@@ -122,6 +127,7 @@ class TiledSink:
         *,
         spec_to_mimetype: dict[str, str] | None = None,
         batch_size: int = 50,
+        batch_interval: float = 0.2,
         fsync_every: int = 100,
         fsync_interval: float = 1.0,
         retry_initial: float = 0.5,
@@ -143,6 +149,15 @@ class TiledSink:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r} is invalid; allowed: an integer >= 1")
         self.batch_size = batch_size
+        if (
+            isinstance(batch_interval, bool)
+            or not isinstance(batch_interval, int | float)
+            or not 0 <= batch_interval <= 60
+        ):
+            raise ValueError(
+                f"batch_interval {batch_interval!r} is invalid; allowed: seconds from 0 to 60"
+            )
+        self.batch_interval = float(batch_interval)
         self.fsync_every = fsync_every
         self.fsync_interval = fsync_interval
         self.retry_initial = retry_initial
@@ -402,6 +417,7 @@ class TiledSink:
         )
         reader = JournalReader(run.path)
         fed = sent = 0  # fed to the writer; sent: also written (acknowledged) by Tiled
+        flushed_at = -math.inf  # time.monotonic() of the last partial batch written
         try:
             while True:
                 for entry in reader.read():
@@ -411,15 +427,20 @@ class TiledSink:
                     if entry.name == "stop":  # TiledWriter writes what is left
                         sent = self._acknowledge(run, fed, sent)
                         return
-                # Caught up with the journal: write the partial batch now, so
-                # batches form only while Tiled is behind.
+                # Caught up with the journal: write the partial batch, unless one was
+                # written less than batch_interval ago (then what comes meanwhile
+                # joins it), so batches form only while documents keep coming.
+                wait = 0.5
                 if fed > sent:
-                    writer.flush()
-                    sent = self._acknowledge(run, fed, sent)
+                    wait = flushed_at + self.batch_interval - time.monotonic()
+                    if wait <= 0:
+                        writer.flush()
+                        sent = self._acknowledge(run, fed, sent)
+                        flushed_at, wait = time.monotonic(), 0.5
                 if self._closing:
                     raise _Closing
                 if not run.stopped:
-                    self._new_documents.wait(timeout=0.5)
+                    self._new_documents.wait(timeout=wait)
                     self._new_documents.clear()
         except BaseException:
             with self._lock:  # those documents count as unsent again

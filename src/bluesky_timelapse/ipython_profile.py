@@ -1,0 +1,88 @@
+"""The IPython profile shipped with the package, and its installation.
+
+The profile's startup files live in the package (``profile_timelapse/startup``)
+so that they are installed with it; :func:`install_profile` copies them into an
+IPython directory, where ``ipython --profile=timelapse`` runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib.resources import as_file, files
+from pathlib import Path
+
+__all__ = ["DEFAULT_PROFILE_NAME", "default_ipython_dir", "install_profile", "profile_files"]
+
+DEFAULT_PROFILE_NAME = "timelapse"
+"""The profile's name: ``ipython --profile=timelapse``."""
+
+_SOURCE = ("profile_timelapse", "startup")
+
+
+def default_ipython_dir() -> Path:
+    """``$IPYTHONDIR``, else ``~/.ipython``, as IPython itself chooses."""
+    override = os.environ.get("IPYTHONDIR")
+    return Path(override).expanduser() if override else Path.home() / ".ipython"
+
+
+def profile_files() -> list[str]:
+    """The names of the files in the shipped profile's ``startup`` directory, sorted."""
+    source = files("bluesky_timelapse").joinpath(*_SOURCE)
+    return sorted(item.name for item in source.iterdir() if item.is_file())
+
+
+def install_profile(
+    ipython_dir: Path | str | None = None,
+    *,
+    name: str = DEFAULT_PROFILE_NAME,
+    force: bool = False,
+) -> list[Path]:
+    """Copy the profile into ``<ipython_dir>/profile_<name>/startup``.
+
+    Parameters
+    ----------
+    ipython_dir
+        The IPython directory; default :func:`default_ipython_dir`.
+    name
+        The profile's name (letters, digits, ``_``, ``-``, ``.``).
+    force
+        Overwrite files that exist already; without it nothing is written if any
+        of them exists.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a valid profile name.
+    FileExistsError
+        If a file to write exists and ``force`` is false; the message names it.
+    """
+    if not name or not all(c.isalnum() or c in "_-." for c in name) or name.startswith("."):
+        raise ValueError(
+            f"profile name {name!r} is invalid; allowed: letters, digits, '_', '-' and '.', "
+            "not starting with '.'"
+        )
+    directory = Path(ipython_dir if ipython_dir is not None else default_ipython_dir())
+    startup = directory.expanduser() / f"profile_{name}" / "startup"
+    names = profile_files()
+    if not force:
+        existing = [startup / file for file in names if (startup / file).exists()]
+        if existing:
+            raise FileExistsError(
+                f"{existing[0]} exists already"
+                + (f" (and {len(existing) - 1} more profile files)" if len(existing) > 1 else "")
+                + "; nothing was written. Use --force to overwrite, or another --name"
+            )
+    startup.mkdir(parents=True, exist_ok=True)
+    source = files("bluesky_timelapse").joinpath(*_SOURCE)
+    written = []
+    for file in names:
+        with as_file(source.joinpath(file)) as path:
+            shutil.copyfile(path, startup / file)
+        written.append(startup / file)
+    return written
