@@ -296,3 +296,28 @@ def test_bad_arguments_are_refused_at_construction(tmp_path, kwargs, message):
 
 def test_the_camera_is_registered_as_a_device_plugin():
     assert plugins.load(plugins.DEVICES, "AsyncFolderCamera") is AsyncFolderCamera
+
+
+def test_a_timelapse_takes_one_new_file_per_slot(RE, documents, tmp_path):
+    from bluesky_timelapse.plans import every, timelapse
+
+    clock = Clock(datetime(2025, 6, 1, 23, 59, 0))
+    camera = async_camera(
+        tmp_path / "copies", tmp_path / "frames", "tiff", writer="hdf5", clock=clock, timeout=120
+    )
+    program = CameraProgram(tmp_path / "frames", "tiff", count=2, clock=clock)
+    thread = program.run(announce_requests(camera))
+    RE(timelapse([camera], every(0.3, count=2).to_dict(), grace=3600, store=str(tmp_path / "s")))
+    thread.join(60)
+    assert program.error is None
+
+    validate(documents)
+    assert [run["slot_index"] for run in only(documents, "start")] == [0, 1]
+    assert [stop["exit_status"] for stop in only(documents, "stop")] == ["success"] * 2
+    events = only(documents, "event")
+    assert [Path(e["data"]["acam-file"]) for e in events] == [w.path for w in program.written]
+    resources = only(documents, "stream_resource")  # one new array per slot's run
+    for stream_resource, written in zip(resources, program.written, strict=True):
+        np.testing.assert_array_equal(
+            read_frames_from_stream_resource(stream_resource, 1)[0], written.frame
+        )
