@@ -1,6 +1,7 @@
 """The ``bluesky-timelapse`` command.
 
-Exit codes: 0 success, 1 the command failed, 2 bad command line.
+Exit codes: 0 success, 1 the command failed, 2 bad command line, 3 a timelapse
+stopped by Ctrl-C or SIGTERM (``resume`` continues it).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bluesky-timelapse",
         description="Long-running timelapse imaging with Bluesky.",
-        epilog="Exit codes: 0 success, 1 the command failed, 2 bad command line.",
+        epilog="Exit codes: 0 success, 1 the command failed, 2 bad command line, "
+        "3 timelapse stopped by Ctrl-C or SIGTERM (resume continues it).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -122,6 +124,78 @@ def _parser() -> argparse.ArgumentParser:
         help="TCP port on 127.0.0.1 (default: a free one)",
     )
     serve.set_defaults(run=_run_serve)
+
+    run = commands.add_parser(
+        "run",
+        help="run a timelapse unattended, as a YAML config file describes it",
+        description=(
+            "Check CONFIG (cameras, schedule, timelapse options, data directory, Tiled, "
+            "suspenders; see docs/cli.md), then run the timelapse it describes with a "
+            "progress bar, until it completes. Nothing is written before the whole file "
+            "checks out. Ctrl-C or SIGTERM stops it cleanly (exit 3); "
+            "'bluesky-timelapse resume' continues it."
+        ),
+    )
+    run.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="if the config's timelapse.timelapse_id is in the store already, resume it "
+        "(nothing to do if it completed) instead of refusing",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(run=_run_run)
+
+    resume = commands.add_parser(
+        "resume",
+        help="continue a stopped or interrupted timelapse",
+        description=(
+            "Resume TIMELAPSE_ID (default: the only unfinished timelapse of the store) "
+            "with the cameras of its config file: --config, else the file 'run' "
+            "recorded in the timelapse's metadata. No slot is acquired twice."
+        ),
+    )
+    resume.add_argument(
+        "timelapse_id", nargs="?", help="the timelapse (default: the unfinished one)"
+    )
+    resume.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="the config file the timelapse was run with (its data directory is used)",
+    )
+    resume.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the data directory when --config is not given (default ${DATA_DIR_VARIABLE} "
+        "or the user data directory)",
+    )
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.set_defaults(run=_run_resume)
+
+    listing = commands.add_parser(
+        "list",
+        help="the timelapses of the store, one line each",
+        description="List the timelapses of DATA_DIR/timelapses: id, status, slots done "
+        "out of the total, next slot.",
+    )
+    listing.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the data directory (default ${DATA_DIR_VARIABLE} or the user data directory)",
+    )
+    listing.set_defaults(run=_run_list)
+
+    plugins_command = commands.add_parser(
+        "plugins",
+        help="what each entry point group provides, and the plugins that fail to load",
+        description="For each entry point group, list name -> module:object and the "
+        "distribution, loading each one; a plugin that fails to load is reported with "
+        "its error (exit 1) and the others are still listed.",
+    )
+    plugins_command.set_defaults(run=_run_plugins)
 
     profile = commands.add_parser(
         "profile",
@@ -238,23 +312,7 @@ def _run_status(args: argparse.Namespace) -> int:
     else:
         summaries = list_timelapses(store) if store.is_dir() else []
     print(f"timelapses in {store}: {len(summaries)}")
-    if summaries:
-        print(f"  {'id':<28} {'status':<10} {'done':>9}  {'next slot (UTC)':<19}  notes")
-    for summary in summaries:
-        done = sum(n for status, n in summary.counts.items() if status != "running")
-        total = "inf" if summary.total is None else str(summary.total)
-        upcoming = f"{summary.next_slot:%Y-%m-%d %H:%M:%S}" if summary.next_slot else "-"
-        notes = []
-        if summary.suspended:
-            notes.append(f"suspended: {summary.suspended}")
-        if summary.counts.get("missed"):
-            notes.append(f"{summary.counts['missed']} missed")
-        if summary.counts.get("failed"):
-            notes.append(f"{summary.counts['failed']} failed, last: {summary.last_error}")
-        print(
-            f"  {summary.timelapse_id:<28} {summary.status:<10} {done:>4}/{total:<4}  "
-            f"{upcoming:<19}  {'; '.join(notes)}"
-        )
+    _print_timelapses(summaries, notes=True)
     health = read_health(data_dir / "journal")
     if health is None:
         print("Tiled sink: no journal in this data directory")
@@ -268,6 +326,214 @@ def _run_status(args: argparse.Namespace) -> int:
             + (f", last error: {health.last_error}" if health.last_error else "")
         )
     return 0
+
+
+def _print_timelapses(summaries: Sequence[Any], *, notes: bool) -> None:
+    """The table ``status`` and ``list`` print: one line per timelapse."""
+    if summaries:
+        header = f"  {'id':<28} {'status':<10} {'done':>9}  {'next slot (UTC)':<19}  notes"
+        print(header if notes else header.removesuffix("notes").rstrip())
+    for summary in summaries:
+        done = sum(n for status, n in summary.counts.items() if status != "running")
+        total = "inf" if summary.total is None else str(summary.total)
+        upcoming = f"{summary.next_slot:%Y-%m-%d %H:%M:%S}" if summary.next_slot else "-"
+        line = (
+            f"  {summary.timelapse_id:<28} {summary.status:<10} {done:>4}/{total:<4}  "
+            f"{upcoming:<19}"
+        )
+        if notes:
+            remarks = []
+            if summary.suspended:
+                remarks.append(f"suspended: {summary.suspended}")
+            if summary.counts.get("missed"):
+                remarks.append(f"{summary.counts['missed']} missed")
+            if summary.counts.get("failed"):
+                remarks.append(f"{summary.counts['failed']} failed, last: {summary.last_error}")
+            line += f"  {'; '.join(remarks)}"
+        print(line.rstrip())
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from .plans import list_timelapses
+
+    store = (args.data_dir or default_data_dir()) / "timelapses"
+    _print_timelapses(list_timelapses(store) if store.is_dir() else [], notes=False)
+    return 0
+
+
+def _run_plugins(args: argparse.Namespace) -> int:
+    from .plugins import GROUPS, available
+
+    broken = 0
+    for group in GROUPS:
+        found = available(group)
+        print(f"{group}: {len(found)}")
+        for plugin in found:
+            origin = f"  ({plugin.distribution})" if plugin.distribution else ""
+            try:
+                plugin.load()
+            except Exception as err:
+                broken += 1
+                print(
+                    f"  {plugin.name} -> {plugin.target}{origin}  BROKEN: {type(err).__name__}: {err}"
+                )
+            else:
+                print(f"  {plugin.name} -> {plugin.target}{origin}")
+    if broken:
+        print(
+            f"bluesky-timelapse plugins: error: {broken} plugin(s) failed to load", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from .persistence import TimelapseStore
+    from .run_config import ConfigError, load_config, unfinished
+
+    try:
+        loaded = load_config(args.config)
+    except ConfigError as err:
+        print(f"bluesky-timelapse run: error: invalid config\n{err}", file=sys.stderr)
+        return 1
+    timelapse_id = loaded.config.timelapse.timelapse_id
+    resume_id = None
+    if args.resume and timelapse_id is None:
+        print(
+            "bluesky-timelapse run: error: --resume needs timelapse.timelapse_id in "
+            f"{args.config}",
+            file=sys.stderr,
+        )
+        return 1
+    if timelapse_id is not None and loaded.store.is_dir():
+        store = TimelapseStore(loaded.store)
+        if store.exists(timelapse_id):
+            status = store.load(timelapse_id).status
+            if not args.resume:
+                print(
+                    f"bluesky-timelapse run: error: timelapse {timelapse_id!r} exists already "
+                    f"in {loaded.store} ({status}); resume it with 'bluesky-timelapse resume "
+                    f"{timelapse_id} --config {args.config}' or use another timelapse_id",
+                    file=sys.stderr,
+                )
+                return 1
+            if not unfinished(status):
+                print(
+                    f"bluesky-timelapse run: timelapse {timelapse_id} is {status}; nothing to do"
+                )
+                return 0 if status == "completed" else 1
+            resume_id = timelapse_id
+    return _execute(loaded, resume_id, "run", progress=not args.no_progress)
+
+
+def _execute(loaded: Any, resume_id: str | None, command: str, *, progress: bool) -> int:
+    from .run_config import run_from_config
+
+    def announce(timelapse_id: str) -> None:
+        verb = "resuming" if resume_id else "running"
+        print(
+            f"bluesky-timelapse {command}: {verb} timelapse {timelapse_id} "
+            f"(data directory {loaded.data_dir})",
+            flush=True,
+        )
+
+    try:
+        outcome = run_from_config(
+            loaded, resume_id=resume_id, progress=progress, announce=announce
+        )
+    except KeyboardInterrupt:
+        print(f"bluesky-timelapse {command}: interrupted before the timelapse began", flush=True)
+        return 3
+    print(
+        f"bluesky-timelapse {command}: timelapse {outcome.timelapse_id} {outcome.status}",
+        flush=True,
+    )
+    if outcome.interrupted or outcome.status == "stopped":
+        print(
+            f"  continue it with: bluesky-timelapse resume {outcome.timelapse_id} "
+            f"--config {loaded.path}",
+            flush=True,
+        )
+        return 3
+    return 0 if outcome.status == "completed" else 1
+
+
+def _run_resume(args: argparse.Namespace) -> int:
+    from .plans import list_timelapses
+    from .run_config import CONFIG_MD_KEY, ConfigError, load_config, unfinished
+
+    loaded = None
+    if args.config is not None:
+        try:
+            loaded = load_config(args.config)
+        except ConfigError as err:
+            print(f"bluesky-timelapse resume: error: invalid config\n{err}", file=sys.stderr)
+            return 1
+        data_dir = loaded.data_dir
+    else:
+        data_dir = (args.data_dir or default_data_dir()).absolute()
+    store = data_dir / "timelapses"
+    summaries = {s.timelapse_id: s for s in (list_timelapses(store) if store.is_dir() else [])}
+    timelapse_id = args.timelapse_id
+    if timelapse_id is None:
+        candidates = [s for s in summaries.values() if unfinished(s.status)]
+        if len(candidates) != 1:
+            listed = "".join(f"\n  {s.timelapse_id} ({s.status})" for s in candidates)
+            print(
+                f"bluesky-timelapse resume: error: {len(candidates)} unfinished timelapses in "
+                f"{store}; "
+                + ("give the one to resume:" + listed if candidates else "nothing to resume"),
+                file=sys.stderr,
+            )
+            return 1
+        timelapse_id = candidates[0].timelapse_id
+    elif timelapse_id not in summaries:
+        print(
+            f"bluesky-timelapse resume: error: no timelapse {timelapse_id!r} in {store}",
+            file=sys.stderr,
+        )
+        return 1
+    summary = summaries[timelapse_id]
+    if not unfinished(summary.status):
+        print(
+            f"bluesky-timelapse resume: timelapse {timelapse_id} is {summary.status}; nothing to do"
+        )
+        return 0 if summary.status == "completed" else 1
+    from .persistence import TimelapseStore
+
+    state = TimelapseStore(store).load(timelapse_id)
+    if loaded is None:
+        recorded = state.md.get(CONFIG_MD_KEY)
+        if not isinstance(recorded, str):
+            recorded = None
+        if not recorded:
+            print(
+                f"bluesky-timelapse resume: error: timelapse {timelapse_id!r} records no config "
+                "file; give it with --config",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            loaded = load_config(recorded)
+        except ConfigError as err:
+            print(f"bluesky-timelapse resume: error: invalid config\n{err}", file=sys.stderr)
+            return 1
+        if loaded.data_dir != data_dir:
+            print(
+                f"bluesky-timelapse resume: error: the config {recorded} uses the data directory "
+                f"{loaded.data_dir}, not {data_dir}",
+                file=sys.stderr,
+            )
+            return 1
+    names = [camera.name for camera in loaded.cameras]
+    if names != state.detectors:
+        print(
+            f"bluesky-timelapse resume: error: the config's cameras {names} differ from those "
+            f"timelapse {timelapse_id!r} started with ({state.detectors})",
+            file=sys.stderr,
+        )
+        return 1
+    return _execute(loaded, timelapse_id, "resume", progress=not args.no_progress)
 
 
 def _port_number(text: str) -> int:
