@@ -84,7 +84,7 @@ from PIL import Image
 
 from bluesky_timelapse.devices import FolderCamera
 from bluesky_timelapse.devices.folder_watch import FolderWatch
-from machine import filesystem_of, package_version
+from machine import aligned, filesystem_of, package_version, percentile
 
 PEERS: tuple[str, ...] = ("watchdog", "polling", "asi_core")
 TARGET_P99 = 0.200
@@ -341,15 +341,6 @@ def measure_peer(
 # --- harness ---------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile of ``values``, linear between closest ranks."""
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def inotify_limits() -> str:
     """The inotify limits, from /proc/sys/fs/inotify."""
     values = []
@@ -436,14 +427,7 @@ def format_table(results: Sequence[PeerResult]) -> list[str]:
                 partial,
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
-        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
-        lines.append("  ".join(cells))
-    lines.insert(1, "-" * len(lines[0]))
-    return lines
+    return aligned(rows, text_columns=2)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -89,7 +89,7 @@ from ophyd_async.sim import SimBlobDetector
 from bluesky_timelapse.async_devices import AsyncSimCamera
 from bluesky_timelapse.devices import GardenScene, SimCamera
 from bluesky_timelapse.storage import FrameFormat, writer_for
-from machine import filesystem_of, package_version
+from machine import aligned, filesystem_of, package_version
 
 WRITERS: tuple[str, ...] = ("tiff", "hdf5", "zarr", "npy")
 TARGET_RATIO = 0.8
@@ -513,14 +513,7 @@ def format_table(
                     f"{rates['blob'] * BLOB_FRAME_BYTES / 1e6:.1f}" if "blob" in rates else "n/a",
                 )
             )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
-        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
-        lines.append("  ".join(cells))
-    lines.insert(1, "-" * len(lines[0]))
-    return lines
+    return aligned(rows, text_columns=2)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -91,7 +91,7 @@ from ophyd import Signal
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import every, timelapse
-from machine import filesystem_of, package_version
+from machine import aligned, filesystem_of, package_version, percentile
 
 TARGET_P99_MS = 20.0
 TARGET_DRIFT_MS = 20.0
@@ -453,15 +453,6 @@ def memory_run(directory: Path, n: int, interval: float, traced: bool) -> Memory
 # --- harness ---------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile of ``values``, linear between closest ranks."""
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def summary(result: Result) -> dict[str, float]:
     """The table's statistics of one run, in ms (wall time in s)."""
     ms = [value * 1e3 for value in result.lateness]
@@ -530,14 +521,7 @@ def format_table(results: dict[tuple[str, bool], list[Result]]) -> list[str]:
                 f"{stats['wall']:.1f}",
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
-        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
-        lines.append("  ".join(cells))
-    lines.insert(1, "-" * len(lines[0]))
-    return lines
+    return aligned(rows, text_columns=2)
 
 
 def timelapse_notes(n: int, results: dict[tuple[str, bool], list[Result]]) -> list[str]:

@@ -104,7 +104,7 @@ from tiled.server import SimpleTiledServer
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
-from machine import filesystem_of, package_version
+from machine import aligned, filesystem_of, package_version, percentile
 
 TARGET_WALL_RATIO = 1.1
 TARGET_LATENCY_P99 = 2.0
@@ -429,15 +429,6 @@ def run_latency(
 # --- harness ---------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile of ``values``, linear between closest ranks."""
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def cost_ms(costs: Sequence[tuple[str, float]], fraction: float) -> float:
     """The ``fraction`` quantile of the per-document costs, in ms (0 if none)."""
     return percentile([seconds for _, seconds in costs], fraction) * 1e3 if costs else 0.0
@@ -526,14 +517,7 @@ def format_table(results: dict[str, list[PeerResult]]) -> list[str]:
                 "/".join(sorted({str(r.documents) for r in runs})),
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  ".join(cells))
-    lines.insert(1, "-" * len(lines[0]))
-    return lines
+    return aligned(rows, text_columns=1)
 
 
 def ratio_lines(results: dict[str, list[PeerResult]]) -> list[str]:
