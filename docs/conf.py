@@ -38,6 +38,22 @@ nitpicky = False
 
 # "term" / ": definition" lists in the pages.
 myst_enable_extensions = ["deflist"]
+# Anchors for headings, so that pages can link to a section: page.md#section-title.
+myst_heading_anchors = 3
 
-html_theme = "furo"
+html_theme = "pydata_sphinx_theme"
 html_title = f"bluesky-timelapse {release}"
+html_theme_options = {
+    "logo": {"text": f"bluesky-timelapse {version}"},
+    "github_url": "https://github.com/bluesky-timelapse/bluesky-timelapse",
+    "navbar_align": "left",
+    "header_links_before_dropdown": 5,
+    "navigation_depth": 3,
+    "show_toc_level": 2,
+    "show_nav_level": 1,
+    "navigation_with_keys": False,
+    "use_edit_page_button": False,
+    # Everything the pages need is in the build: no version switcher JSON, no
+    # analytics, nothing fetched from the network when building or reading.
+    "check_switcher": False,
+}

@@ -21,7 +21,7 @@ import numpy as np
 from bluesky import RunEngine
 from tqdm import tqdm
 
-from .callbacks import TiledSink
+from .callbacks import TiledSink, TimelapseProgress
 from .devices import SimCamera
 from .plans import every, install_commands, timelapse
 from .tiled import LocalTiled, connect, load, tiled_settings
@@ -103,8 +103,8 @@ def run_demo(
         engine.subscribe(sink)
         scene_times: dict[str, float] = {}
         engine.subscribe(_scene_time_recorder(scene_times))
-        bar = tqdm(total=slots, desc="slots", unit="slot", disable=not progress)
-        engine.subscribe(lambda name, doc: bar.update(1), "stop")
+        display = TimelapseProgress(bar=partial(tqdm, disable=not progress))
+        engine.subscribe(display)
         try:
             result = engine(
                 timelapse(
@@ -115,7 +115,7 @@ def run_demo(
                 )
             )
         finally:
-            bar.close()
+            display.close()
             sink.close(timeout=120)
         timelapse_id: str = result.plan_result  # type: ignore[union-attr]
         frames = load(client_factory(), timelapse_id)

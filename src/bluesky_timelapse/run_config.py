@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -257,10 +258,17 @@ def load_config(path: Path | str) -> LoadedConfig:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(source, [(None, f"cannot read the config file: {err}")]) from None
     try:
-        data = yaml.safe_load(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
         raise ConfigError(source, [_syntax_problem(err)]) from None
+    except RecursionError:
+        raise ConfigError(source, [(None, "the YAML is nested too deeply")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, AttributeError) as err:
+        # PyYAML raises ValueError/AttributeError for a scalar it cannot convert
+        # (2026-02-30, ``!!int abc``): name the line of the first such scalar.
+        raise ConfigError(source, [_conversion_problem(root, err)]) from None
     if not isinstance(data, dict):
         line = root.start_mark.line + 1 if root is not None else None
         raise ConfigError(
@@ -300,6 +308,28 @@ def _syntax_problem(err: yaml.YAMLError) -> tuple[int | None, str]:
     if mark is None:
         return None, f"YAML syntax error: {detail}"
     return mark.line + 1, f"column {mark.column + 1}: YAML syntax error: {detail}"
+
+
+def _conversion_problem(root: yaml.Node | None, err: Exception) -> tuple[int | None, str]:
+    """The line of the first scalar PyYAML cannot convert, and why."""
+    if isinstance(err, yaml.YAMLError):
+        return _syntax_problem(err)
+    loader = yaml.SafeLoader("")
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError, AttributeError):
+                return node.start_mark.line + 1, (
+                    f"cannot read the value {node.value!r} as {node.tag.rsplit(':', 1)[-1]}"
+                )
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(item for pair in node.value for item in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    return None, f"cannot read a value: {err}"
 
 
 def _refined(error: Any, data: dict[str, Any]) -> Loc:
@@ -454,6 +484,7 @@ def run_from_config(
     from bluesky.utils import RunEngineInterrupted
     from tqdm import tqdm
 
+    from .callbacks import TimelapseProgress
     from .persistence import TimelapseStore
     from .plans import resume_timelapse, timelapse
     from .session import configure
@@ -476,8 +507,6 @@ def run_from_config(
                 getattr(session.bec, quiet)()
             store = str(loaded.store)
             if resume_id is None:
-                total = schedule_from_spec(config.schedule).count()
-                done = 0
                 md = {**options.md, CONFIG_MD_KEY: str(loaded.path)}
                 plan = timelapse(
                     loaded.cameras,
@@ -488,39 +517,23 @@ def run_from_config(
                     **options.model_dump(exclude={"timelapse_id", "md"}),
                 )
             else:
-                state = TimelapseStore(store).load(resume_id)
-                total = schedule_from_spec(state.schedule).count()
-                done = sum(n for status, n in state.counts().items() if status != "running")
                 plan = resume_timelapse(resume_id, loaded.cameras, store=store)
             announce(timelapse_id)
             interrupted = False
-            with _progress_bar(session.RE, tqdm, total, done, timelapse_id, progress):
-                try:
-                    session.RE(plan)
-                except RunEngineInterrupted:
-                    interrupted = True
-                    session.RE.stop()
+            display = TimelapseProgress(bar=partial(tqdm, disable=not progress))
+            token = session.RE.subscribe(display)
+            try:
+                session.RE(plan)
+            except RunEngineInterrupted:
+                interrupted = True
+                session.RE.stop()
+            finally:
+                session.RE.unsubscribe(token)
+                display.close()
             status = TimelapseStore(store).load(timelapse_id).status
         finally:
             session.close(timeout=60)
     return Outcome(timelapse_id, status, interrupted)
-
-
-@contextlib.contextmanager
-def _progress_bar(
-    engine: Any, tqdm: Any, total: int | None, done: int, desc: str, enabled: bool
-) -> Iterator[None]:
-    bar = tqdm(total=total, initial=done, desc=desc, unit="slot", disable=not enabled)
-
-    def update(name: str, doc: dict[str, Any]) -> None:
-        bar.update(1)
-
-    token = engine.subscribe(update, "stop")
-    try:
-        yield
-    finally:
-        engine.unsubscribe(token)
-        bar.close()
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .callbacks import TiledSink
+from .callbacks import LivePreview, TiledSink, TimelapseProgress
 from .locations import default_data_dir
 from .persistence import PersistentMetadata
 from .plans import install_commands
@@ -105,6 +105,10 @@ class Session:
         The suspenders installed on ``RE``.
     broken_plugins
         Plugins that failed to load (each logged as a warning).
+    progress
+        The timelapse progress display subscribed to ``RE``, or None.
+    preview
+        The live preview subscribed to ``RE``, or None.
     log_file
         The rotating log file, or None.
     """
@@ -119,6 +123,8 @@ class Session:
     namespace: dict[str, Any] = field(default_factory=dict)
     suspenders: list[Any] = field(default_factory=list)
     broken_plugins: list[BrokenPlugin] = field(default_factory=list)
+    progress: TimelapseProgress | None = None
+    preview: LivePreview | None = None
     log_file: Path | None = None
     _requested_uri: str | None = field(default=None, repr=False)
     _tokens: list[int] = field(default_factory=list, repr=False)
@@ -157,6 +163,8 @@ class Session:
         for token in self._tokens:
             self.RE.unsubscribe(token)
         self.RE.waiting_hook = None
+        if self.progress is not None:
+            self.progress.close()
         try:
             self.sink.close(timeout=timeout)
         finally:
@@ -182,6 +190,7 @@ def configure(
     api_key: str | None = None,
     plots: bool = False,
     progress: bool = True,
+    preview: bool = False,
     suspenders: bool = True,
     min_free: int | str = "1GB",
     max_backlog: int = 10_000,
@@ -220,7 +229,13 @@ def configure(
         Let the ``BestEffortCallback`` plot (matplotlib); it prints tables only
         otherwise.
     progress
-        Show progress bars while the RunEngine waits (``ProgressBarManager``).
+        Show the progress of a running timelapse (a
+        :class:`~bluesky_timelapse.callbacks.TimelapseProgress`: a tqdm bar, a widget
+        in a notebook) and progress bars while the RunEngine waits for a device
+        (``ProgressBarManager``).
+    preview
+        Show the latest frame as it is written (a
+        :class:`~bluesky_timelapse.callbacks.LivePreview`, matplotlib).
     suspenders
         Install the recommended suspenders: low disk space where the data
         directory is (below ``min_free``) and a Tiled backlog of more than
@@ -270,6 +285,7 @@ def configure(
                 target,
                 plots=plots,
                 progress=progress,
+                preview=preview,
                 suspenders=suspenders,
                 min_free=min_free,
                 max_backlog=max_backlog,
@@ -301,6 +317,7 @@ def _open(
     *,
     plots: bool,
     progress: bool,
+    preview: bool,
     suspenders: bool,
     min_free: int | str,
     max_backlog: int,
@@ -328,8 +345,13 @@ def _open(
         if not plots:
             bec.disable_plots()
         tokens = [engine.subscribe(sink), engine.subscribe(bec)]
-        if progress:
+        timelapse_progress = TimelapseProgress() if progress else None
+        if timelapse_progress is not None:
             engine.waiting_hook = ProgressBarManager()
+            tokens.append(engine.subscribe(timelapse_progress))
+        live_preview = LivePreview() if preview else None
+        if live_preview is not None:
+            tokens.append(engine.subscribe(live_preview))
         installed = []
         if suspenders:
             installed = [
@@ -347,6 +369,8 @@ def _open(
             server=server,
             data_dir=data_dir,
             suspenders=installed,
+            progress=timelapse_progress,
+            preview=live_preview,
             log_file=Path(handler.baseFilename) if handler is not None else None,
             _requested_uri=target.uri,
             _tokens=tokens,

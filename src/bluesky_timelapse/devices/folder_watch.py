@@ -96,8 +96,9 @@ class FilePattern:
 
     - strftime codes ``%Y %y %m %d %j %H %M %S %f`` (and ``%%`` for a ``%``);
     - named fields ``{name}`` (text), ``{name:d}`` (integer), ``{name:f}`` (number)
-      and ``{name:%Y%m%d%H%M%S}`` (a local time made of the codes above, read as a
-      Unix timestamp); a field named twice must read the same both times;
+      and ``{name:%Y%m%d%H%M%S}`` (a local time made of the codes above, each at
+      most once, read as a Unix timestamp); a field named twice must read the same
+      both times;
     - ``{{`` and ``}}`` for literal braces in directory names;
     - a file name ending in ``.tif``, ``.tiff``, ``.jpg``, ``.jpeg`` or ``.png``.
 
@@ -109,10 +110,10 @@ class FilePattern:
     Raises
     ------
     ValueError
-        For a relative template, an unsupported strftime code or field spec, a bad
-        field name, an unbalanced brace, a placeholder in the first directory, or
-        an unsupported file name ending; the message names the part and what is
-        allowed.
+        For a relative template, an unsupported strftime code or field spec (or a
+        code twice in a time field), a bad field name, an unbalanced brace, a
+        placeholder in the first directory, or an unsupported file name ending; the
+        message names the part and what is allowed.
     """
 
     template: str
@@ -176,7 +177,9 @@ class FilePattern:
     def match(self, path: Path | str) -> dict[str, str | int | float] | None:
         """The fields of ``path``'s name, typed; None if it does not match the template.
 
-        A time field is a Unix timestamp of the local time it spells.
+        A time field is a Unix timestamp of the local time it spells. A name whose
+        fields cannot be read (digits that are no date, an integer of more digits
+        than Python converts) does not match.
         """
         found = self.__dict__["_regex"].fullmatch(Path(path).as_posix())
         if found is None:
@@ -185,7 +188,10 @@ class FilePattern:
         for name, field in self.__dict__["_fields"].items():
             text = found.group(name)
             if field.kind == "integer":
-                values[name] = int(text)
+                try:
+                    values[name] = int(text)
+                except ValueError:  # more digits than sys.get_int_max_str_digits()
+                    return None
             elif field.kind == "number":
                 values[name] = float(text)
             elif field.kind == "time":
@@ -259,6 +265,14 @@ class FilePattern:
                 "a Python identifier"
             )
         if spec.startswith("%"):
+            codes = [code for code in re.findall(r"%(.?)", spec) if code != "%"]
+            twice = sorted({code for code in codes if codes.count(code) > 1})
+            if twice:
+                raise ValueError(
+                    f"field spec {spec!r} of {{{name}}} in template {self.template!r} has "
+                    f"{', '.join('%' + code for code in twice)} more than once; allowed: "
+                    "each strftime code once in a time field"
+                )
             field = _Field(name, "time", spec)
             pattern = re.sub(
                 r"%(.?)", lambda code: self._code_regex(code.group(1)), re.escape(spec)

@@ -131,29 +131,49 @@ class PathTemplates:
         ------
         ValueError
             If the read path (the write path, when there is no separate read path)
-            resolves outside ``root``; the message names both.
+            resolves outside ``root``, a template cannot be filled (a character
+            strftime cannot encode), or a Windows directory name below ``root`` holds
+            a ``:``; the message names the template and the path.
         """
         flavour = ntpath if self.path_semantics == "windows" else posixpath
         pure = _pure(self.path_semantics)
         root = flavour.normpath(self.root)
         template = self.read_path_template or self.write_path_template
-        filled = when.strftime(template)
+        filled = _fill(template, when)
         read_directory = flavour.normpath(str(pure(root, filled)))  # absolute replaces root
         if not _inside(pure(read_directory), pure(root)):
             raise ValueError(
                 f"path template {template!r} resolves to {read_directory!r}, outside root "
                 f"{root!r}; a template must stay below root"
             )
+        # Below root, by parts: joining them again must not read a part as a drive.
+        below = pure(read_directory).parts[len(pure(root).parts) :]
+        if self.path_semantics == "windows" and any(":" in part for part in below):
+            raise ValueError(
+                f"path template {template!r} resolves to {read_directory!r}, whose names "
+                f"below root {root!r} hold a ':'; allowed: Windows names without ':'"
+            )
         if self.read_path_template is None:
             write_directory = Path(read_directory)
         else:
-            write_directory = Path(os.path.normpath(when.strftime(self.write_path_template)))
+            write_directory = Path(os.path.normpath(_fill(self.write_path_template, when)))
+        separator = "\\" if self.path_semantics == "windows" else "/"
         return ResolvedPaths(
             write_directory=write_directory,
             root=root,
-            relative_directory=flavour.relpath(read_directory, root),
+            relative_directory=separator.join(below) or ".",
             path_semantics=self.path_semantics,
         )
+
+
+def _fill(template: str, when: datetime) -> str:
+    try:
+        return when.strftime(template)
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"path template {template!r} cannot be filled for {when.isoformat()}: {err}; "
+            "allowed: text strftime can encode (no lone surrogates)"
+        ) from None
 
 
 def _pure(path_semantics: PathSemantics) -> type[PurePath]:

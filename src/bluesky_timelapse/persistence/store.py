@@ -112,7 +112,18 @@ def _reject_non_finite(value: Any) -> Any:
     return value
 
 
-UTCDateTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+def _in_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a ``ValueError`` if that is before the year 1 or after 9999."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} is out of range in UTC; allowed: a time between the years "
+            "1 and 9999 in UTC"
+        ) from None
+
+
+UTCDateTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A timezone-aware datetime, converted to UTC; naive datetimes are refused."""
 
 JsonDict = Annotated[dict[str, JsonValue], AfterValidator(_reject_non_finite)]
@@ -902,7 +913,7 @@ def _parse(data: bytes, source: Path, timelapse_id: str) -> tuple[TimelapseState
             raise _Unreadable(f"schema version {step} has no migration to {step + 1}")
         try:
             raw = MIGRATIONS[step](raw)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as err:
             raise _Unreadable(
                 f"not a valid version {step} state, cannot migrate it: {err!r}"
             ) from None

@@ -15,7 +15,8 @@ Build them with the constructor functions:
 Durations are seconds, :class:`~datetime.timedelta` or strings such as ``"1h30m"``
 (:func:`parse_duration`). Naive datetimes are the machine's local time
 (``tzlocal``); every stored datetime is UTC. Slots past the year 9999 do not exist:
-an unbounded schedule ends there.
+an unbounded schedule ends there (a daily one on the day before the last, and it has
+no slot on the first day of the year 1).
 
 Examples
 --------
@@ -37,7 +38,7 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import dropwhile, islice
@@ -93,7 +94,9 @@ _DATETIME_SYNTAX = (
     "or '2026-03-29T06:00+02:00'"
 )
 _S = TypeVar("_S", bound="Schedule")
-_LAST_DAY = date.max - timedelta(days=1)  # keeps UTC conversions of the last day in range
+# Daily windows on these days and between them only: keeps their UTC conversions in range.
+_FIRST_DAY = date.min + timedelta(days=1)
+_LAST_DAY = date.max - timedelta(days=1)
 
 
 def parse_duration(value: str | float | int | timedelta) -> float:
@@ -425,7 +428,7 @@ class Daily(_Periodic):
         for day in self._days():
             if self.max_count is not None and index >= self.max_count:
                 break
-            n = self._day_count(day)
+            n = self._day_count(day, at_most=target - index + 1)
             if index + n > target:
                 return self._run(day, target, skip=target - index)
             index += n
@@ -434,7 +437,7 @@ class Daily(_Periodic):
     def slots_from(self, when: datetime | str) -> Iterator[Slot]:
         """Yield the slots due at or after ``when``, counting whole days to get there."""
         threshold = _to_utc(when, "when")
-        last_day = threshold.astimezone(self.zone).date()
+        last_day = _local_date(threshold, self.zone)
         index = 0
         for day in self._days():
             if self.max_count is not None and index >= self.max_count:
@@ -465,8 +468,8 @@ class Daily(_Periodic):
     def _days(self, first: date | None = None) -> Iterator[date]:
         """Yield the local dates whose window may hold slots, from ``first``."""
         zone = self.zone
-        day = first or self.start.astimezone(zone).date()
-        last = _LAST_DAY if self.until is None else self.until.astimezone(zone).date()
+        day = max(first or _local_date(self.start, zone), _FIRST_DAY)
+        last = _LAST_DAY if self.until is None else _local_date(self.until, zone)
         while day <= min(last, _LAST_DAY):
             yield day
             day += timedelta(days=1)
@@ -505,16 +508,24 @@ class Daily(_Periodic):
             high = min(high, grid.first_at_least(after_until) - 1)
         return low, high
 
-    def _day_count(self, day: date, before: datetime | None = None) -> int:
-        """Return the number of ``day``'s slots (only those earlier than ``before``)."""
+    def _day_count(
+        self, day: date, before: datetime | None = None, at_most: int | None = None
+    ) -> int:
+        """Return the number of ``day``'s slots (only those earlier than ``before``).
+
+        With ``at_most``, counting stops there: a day with a UTC offset change in its
+        window is counted slot by slot.
+        """
         base = self._regular_base(day)
         if base is None:
-            return sum(1 for t in self._day_times(day) if before is None or t < before)
+            times = (t for t in self._day_times(day) if before is None or t < before)
+            return sum(1 for _ in islice(times, at_most))
         low, high = self._k_range(base)
         if before is not None:
             below = self._grid().first_at_least(_microseconds(before - base))
             high = min(high, below - 1)
-        return max(0, high - low + 1)
+        count = max(0, high - low + 1)
+        return count if at_most is None else min(count, at_most)
 
     def _day_times(self, day: date, skip: int = 0) -> Iterator[datetime]:
         """Yield ``day``'s slot times, less the first ``skip`` of them."""
@@ -685,7 +696,7 @@ def daily(
         closing not after the opening, an unknown time zone, ``until`` before
         ``start``, no slot between them, or ``count < 1``.
     """
-    if isinstance(between, (str, time)) or len(between) != 2:
+    if isinstance(between, (str, time)) or not isinstance(between, Sequence) or len(between) != 2:
         raise ValueError(
             f"between {between!r} is not a pair of times; allowed: (start_time, end_time), "
             "e.g. ('06:00', '20:00')"
@@ -804,7 +815,10 @@ def _duration(value: Any, name: str) -> float:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int or a Fraction too large for a float
+            seconds = math.inf
     elif isinstance(value, str):
         seconds = _parse_duration_string(value)
     if seconds is None:
@@ -871,7 +885,21 @@ def _to_utc(value: Any, name: str) -> datetime:
         raise ValueError(f"{name} {value!r} is not a date and time; allowed: {_DATETIME_SYNTAX}")
     if when.tzinfo is None or when.utcoffset() is None:
         when = when.replace(tzinfo=tzlocal.get_localzone())
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{name} {value!r} is out of range: in UTC it falls before the year 1 or after "
+            f"the year 9999; allowed: {_DATETIME_SYNTAX}, between those years in UTC"
+        ) from None
+
+
+def _local_date(when: datetime, zone: ZoneInfo) -> date:
+    """Return ``when``'s date in ``zone``; past an end of the datetime range, that end."""
+    try:
+        return when.astimezone(zone).date()
+    except OverflowError:
+        return date.min if when.year == 1 else date.max
 
 
 def _time_of_day(value: Any, name: str) -> time:

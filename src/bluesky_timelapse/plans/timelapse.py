@@ -1,8 +1,8 @@
 """The timelapse plan: one bluesky run per scheduled slot, recorded so it can resume.
 
 Each slot runs an inner plan (``count(detectors)`` unless told otherwise) as one
-run whose start document carries ``timelapse_id``, ``slot_index``,
-``scheduled_time`` and ``lateness``. A slot begins ``lead`` seconds early (run
+run whose start document carries ``timelapse_id``, ``timelapse_schedule`` (the
+schedule as a dict), ``slot_index``, ``scheduled_time`` and ``lateness``. A slot begins ``lead`` seconds early (run
 opened, devices staged) and its first trigger waits for the scheduled time. Every change of a slot's state is saved to
 the :class:`~bluesky_timelapse.persistence.TimelapseStore` before the plan goes
 on, so a crash costs at most the slot it interrupted, and
@@ -457,6 +457,7 @@ def _acquire(
     md = {
         **recorder.state.md,
         "timelapse_id": recorder.state.timelapse_id,
+        "timelapse_schedule": recorder.state.schedule,
         "slot_index": slot.index,
         "scheduled_time": slot.time.isoformat(),
         "scheduled_timestamp": slot.time.timestamp(),
