@@ -17,15 +17,20 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
-    "myst_parser",
+    "myst_nb",  # MyST Markdown pages and the tutorial notebook
 ]
 
 source_suffix = {
     ".rst": "restructuredtext",
-    ".md": "markdown",
+    ".md": "myst-nb",
+    ".ipynb": "myst-nb",
 }
 root_doc = "index"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+
+# The tutorial runs a real timelapse; the test suite executes it with a real
+# kernel (tests/test_jupyter.py), the docs show it as written.
+nb_execution_mode = "off"
 
 # Docstrings are numpydoc style.
 napoleon_google_docstring = False

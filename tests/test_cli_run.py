@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bluesky_timelapse.persistence import TimelapseStore
+from folder_files import image_bytes, write_slowly
 
 COMMAND = Path(sysconfig.get_path("scripts")) / "bluesky-timelapse"
 TIMEOUT = 240
@@ -307,3 +308,50 @@ def test_plugins_lists_every_group_and_reports_broken_ones(tmp_path):
     assert "  SimCamera -> bluesky_timelapse.devices:SimCamera" in broken.stdout
     assert "1 plugin(s) failed to load" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+FOLDER_CONFIG = """\
+cameras:
+  - class: FolderCamera
+    name: dslr
+    template: {incoming}/{{taken:%Y%m%d-%H%M%S}}.png
+    state_file: {incoming}/../dslr.json
+    {extra}
+schedule: {{kind: every, interval: 10m}}
+storage:
+  data_dir: data
+"""
+
+
+def test_a_folder_camera_without_copy_to_reads_files_where_they_lie(tmp_path):
+    from bluesky_timelapse.run_config import load_config
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    config = write_config(tmp_path, FOLDER_CONFIG.format(incoming=incoming, extra=""))
+    (camera,) = load_config(config).cameras
+    assert camera.copy_to is None
+    camera.stage()
+    try:
+        status = camera.trigger()
+        path = incoming / "20250601-120000.png"
+        write_slowly(path, image_bytes("png", 1)[0])
+        status.wait(60)
+        assert camera.read()["dslr_file"]["value"] == str(path)
+        (resource, _) = [doc for _, doc in camera.collect_asset_docs()]
+        assert Path(resource["root"], resource["resource_path"]) == incoming
+    finally:
+        camera.unstage()
+    assert not (tmp_path / "data").exists()  # nothing copied into the data directory
+
+
+def test_a_folder_camera_with_copy_to_copies_below_the_data_directory(tmp_path):
+    from bluesky_timelapse.run_config import load_config
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    config = write_config(tmp_path, FOLDER_CONFIG.format(incoming=incoming, extra="copy_to: hdf5"))
+    (camera,) = load_config(config).cameras
+    assert camera.copy_to == "hdf5"
+    assert camera.path_templates.root == str(tmp_path / "data" / "frames")
+    assert camera.path_templates.write_path_template == "%Y/%m/%d"

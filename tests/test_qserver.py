@@ -317,6 +317,17 @@ def test_bad_parameters_are_rejected_at_item_add(
     assert rm.RM.queue_get()["items"] == []
 
 
+def test_the_other_plans_pass_item_add(rm: Manager) -> None:
+    # Their type hints must resolve for the queue's validation (a string
+    # annotation such as "Readable" would make item_add fail).
+    rm.RM.item_add(BPlan("resume_timelapse", "basil-1", ["camera"], missed="skip"))
+    rm.RM.item_add(BPlan("ingest_backlog", "camera", md={"note": "backlog"}))
+    assert [item["name"] for item in rm.RM.queue_get()["items"]] == [
+        "resume_timelapse",
+        "ingest_backlog",
+    ]
+
+
 def test_a_bad_schedule_of_the_right_type_fails_at_plan_start(rm: Manager) -> None:
     # The queue validates types and ranges only: the schedule's own fields are
     # checked when the plan starts, before anything is recorded.

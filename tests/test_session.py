@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bluesky.plan_stubs
@@ -11,8 +12,11 @@ import bluesky.plans
 import numpy as np
 import pytest
 
-from bluesky_timelapse.callbacks import TiledSink
+from bluesky_timelapse.callbacks import LivePreview, TiledSink, TimelapseProgress
 from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.locations import default_data_dir
+from bluesky_timelapse.persistence import TimelapseStore
+from bluesky_timelapse.plans import every, timelapse
 from bluesky_timelapse.plugins import DEVICES, PLANS, available
 from bluesky_timelapse.session import LOG_FILE, configure, current_session
 from bluesky_timelapse.suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
@@ -148,14 +152,17 @@ def test_suspenders_log_file_and_progress_are_optional(shared_dir, tmp_path):
         kinds = {type(suspender) for suspender in session.RE.suspenders}
         assert kinds == {SuspendLowDiskSpace, SuspendWhenTiledBacklog}
         assert session.RE.waiting_hook is None
+        assert (session.progress, session.preview) == (None, None)
         assert session.log_file == shared_dir / LOG_FILE
         assert "session configured" in session.log_file.read_text()
         assert session.bec._plots_enabled is False
     assert session.RE.suspenders == ()
     log = tmp_path / "elsewhere.log"
-    with configure(data_dir=shared_dir, suspenders=False, log_file=log) as session:
+    with configure(data_dir=shared_dir, suspenders=False, log_file=log, preview=True) as session:
         assert session.RE.suspenders == ()
         assert session.RE.waiting_hook is not None
+        assert isinstance(session.progress, TimelapseProgress)
+        assert isinstance(session.preview, LivePreview)
         assert session.log_file == log and log.is_file()
     with configure(data_dir=shared_dir, log_file=False) as session:
         assert session.log_file is None
@@ -173,3 +180,15 @@ def test_tiled_uri_sends_to_that_server_and_starts_none(shared_dir, tmp_path):
         assert session.sink.flush(60)
         assert uid in session.tiled
     assert not (data_dir / "tiled").exists()
+
+
+def test_the_store_and_other_defaults_follow_the_open_session(shared_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("BLUESKY_TIMELAPSE_DIR", str(tmp_path / "elsewhere"))
+    with configure(data_dir=shared_dir, progress=False) as session:
+        assert default_data_dir() == shared_dir
+        assert TimelapseStore().directory == shared_dir / "timelapses"
+        camera = make_camera(shared_dir)
+        schedule = every(0.2, count=1, start=datetime.now(UTC) + timedelta(seconds=0.3))
+        timelapse_id = session.RE(timelapse([camera], schedule.to_dict())).plan_result
+        assert (shared_dir / "timelapses" / f"{timelapse_id}.json").is_file()
+    assert default_data_dir() == tmp_path / "elsewhere"

@@ -9,11 +9,16 @@ namespace and adds a camera:
                        to Tiled through the journaling sink, the recommended suspenders
 ``camera``             a :class:`~bluesky_timelapse.devices.SimCamera` writing HDF5
                        under the data directory's ``frames/camera/``
-``timelapse``,         the plans, their parameters annotated for the queue (``grace``,
-``resume_timelapse``   ``lead``, ``warmup``, ``standby_threshold`` >= 0; ``missed``
-                       and ``on_failure`` one of their values)
+``timelapse``          the plan, with queue annotations: ``grace``, ``lead``,
+                       ``warmup``, ``standby_threshold`` >= 0
+``resume_timelapse``,  the other plans, as they are
+``ingest_backlog``
 ``count``              ``bluesky.plans.count``
 =====================  ============================================================
+
+The queue checks every plan's parameters against its type hints (``missed`` and
+``on_failure`` one of their values, ``md`` a dict, ...); only ``timelapse`` has
+numbers that need a range.
 
 The session's other names (``bps``, ``every``, ...) are there too, as in the
 IPython profile; names starting with ``_`` are hidden from every user group by

@@ -101,7 +101,9 @@ class CameraConfig(BaseModel):
     """One camera: its ``class`` (a device entry point), ``name`` and keyword arguments.
 
     ``root`` defaults to ``DATA_DIR/frames`` and ``write_path_template`` to
-    ``%Y/%m/%d`` for the classes that take them.
+    ``%Y/%m/%d`` for the classes that take them, except for a class with a
+    ``copy_to`` (a FolderCamera) that is not given one: it reads its files where
+    they lie and writes nothing.
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -409,9 +411,12 @@ def _build_camera(
         ) from None
     kwargs = camera.kwargs
     parameters = inspect.signature(factory).parameters
-    if "root" in parameters and "root" not in kwargs:
+    # A camera that writes only when it copies (a FolderCamera's copy_to) reads its
+    # files where they lie otherwise: then it gets no place to write.
+    writes = "copy_to" not in parameters or kwargs.get("copy_to") is not None
+    if writes and "root" in parameters and "root" not in kwargs:
         kwargs["root"] = str(data_dir / "frames")
-    if "write_path_template" in parameters and "write_path_template" not in kwargs:
+    if writes and "write_path_template" in parameters and "write_path_template" not in kwargs:
         kwargs["write_path_template"] = "%Y/%m/%d"
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     # A class taking **kwargs (ophyd devices do) passes them on; ophyd refuses unknown

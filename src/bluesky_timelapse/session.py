@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .callbacks import LivePreview, TiledSink, TimelapseProgress
-from .locations import default_data_dir
+from .locations import default_data_dir, use_session_data_dir
 from .persistence import PersistentMetadata
 from .plans import install_commands
 from .plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_all
@@ -156,6 +156,7 @@ class Session:
             self._closed = True
             if _current is self:
                 _current = None
+                use_session_data_dir(None)
         atexit.unregister(self.close)
         logger.info("closing the session (data directory %s)", self.data_dir)
         for suspender in self.suspenders:
@@ -215,7 +216,9 @@ def configure(
         are in :attr:`Session.namespace` either way.
     data_dir
         Where everything lives; default ``$BLUESKY_TIMELAPSE_DIR`` or the user
-        data directory.
+        data directory. While the session is open it is the default data
+        directory of the package (:func:`~bluesky_timelapse.locations.default_data_dir`):
+        ``timelapse()`` without ``store`` records in ``data_dir/timelapses``.
     tiled_uri
         A Tiled server to send the documents to; default
         ``$BLUESKY_TIMELAPSE_TILED_URI``. Neither set: the embedded server for
@@ -292,6 +295,7 @@ def configure(
                 log_file=log_file,
                 log_level=log_level,
             )
+            use_session_data_dir(directory)
     if user_ns is not None:
         user_ns.update(session.namespace)
     return session

@@ -39,7 +39,7 @@ def camera_for(tmp_path, image_format="tiff", camera_class=FolderCamera, **kwarg
 
 
 def read_file(path: Path) -> np.ndarray:
-    if path.suffix == ".tiff":
+    if path.suffix.lower() == ".tiff":
         return tifffile.imread(path)
     return np.asarray(Image.open(path))
 
@@ -97,6 +97,38 @@ def test_count_takes_each_new_file_once_complete_across_midnight(
     assert keys["cam_timestamp"]["dtype"] == "number"
     assert keys["cam_exposure_ms"]["dtype"] == "integer"
     assert keys["cam_camera_name"]["dtype"] == "string"
+
+
+@pytest.mark.parametrize(
+    ("ending", "image_format", "spec"),
+    [
+        (".JPG", "jpeg", "AD_JPEG"),
+        (".TIFF", "tiff", "AD_TIFF"),
+        (".PNG", "png", "BLUESKY_TIMELAPSE_PNG"),
+    ],
+)
+def test_upper_case_endings_are_read_in_their_format(tmp_path, ending, image_format, spec):
+    (tmp_path / "frames").mkdir()
+    camera = FolderCamera(
+        name="cam",
+        template=str(tmp_path / "frames" / ("{n:d}" + ending)),
+        state_file=tmp_path / "state.json",
+    )
+    camera.stage()
+    try:
+        status = camera.trigger()
+        path = tmp_path / "frames" / f"1{ending}"
+        data, frame = image_bytes(image_format, 3)
+        write_slowly(path, data)
+        status.wait(60)
+        assert camera.read()["cam_file"]["value"] == str(path)
+        assert camera.describe()["cam_image"]["shape"] == list(frame.shape)
+        (resource, _) = [doc for _, doc in camera.collect_asset_docs()]
+        assert resource["spec"] == spec
+        assert resource["resource_kwargs"]["filename"] == path.name
+        np.testing.assert_array_equal(read_file(path), frame)
+    finally:
+        camera.unstage()
 
 
 def test_the_reading_is_ready_when_the_trigger_completes(tmp_path):

@@ -44,6 +44,17 @@ def test_paths_that_do_not_match(path):
     assert FilePattern(ISSUE).match(path) is None
 
 
+@pytest.mark.parametrize(
+    ("ending", "image_format"),
+    [(".JPG", "jpeg"), (".Jpeg", "jpeg"), (".TIF", "tiff"), (".TIFF", "tiff"), (".PNG", "png")],
+)
+def test_an_ending_in_any_case_is_accepted_with_its_format(ending, image_format):
+    pattern = FilePattern("/data/%Y/{n:d}" + ending)
+    assert pattern.image_format == image_format
+    assert pattern.match(f"/data/2025/7{ending}") == {"n": 7}
+    assert pattern.match(f"/data/2025/7{ending.lower()}") is None  # files end as the template
+
+
 def test_typed_fields_repeated_fields_and_literals():
     pattern = FilePattern("/d/{cam}/100%%/{{raw}}/{cam}_{n:d}_{gain:f}_%H%M.tiff")
     assert pattern.root == Path("/d")
@@ -81,6 +92,7 @@ def test_directory_globs_follow_the_date():
         ("/data/n}.tif", "unbalanced '}'"),
         ("/data/{n}/{n:d}.tif", "field 'n' appears twice .* with different specs"),
         ("/data/{n}.bmp", r"ends in '.bmp'; allowed: a file name ending in .tif, .tiff, .jpg"),
+        ("/data/{n}.BMP", r"ends in '.BMP'; allowed: .* \.png, in any case"),
         ("/data/{n}", "ends in 'no extension'"),
         ("/{n}/x.tif", "no fixed directory to watch"),
         ("/data//{n}.tif", "empty path component"),

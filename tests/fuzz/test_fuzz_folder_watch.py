@@ -63,6 +63,7 @@ TEMPLATE_PIECES = [
     ".",
     "..",
     ".jpg",
+    ".JPG",
     ".tif",
     ".png",
     ".gif",
@@ -202,6 +203,7 @@ def written_paths(draw: st.DrawFn) -> tuple[str, str, datetime, dict[str, Any]]:
         path_component = SEPARATOR.join(path_tokens)
         if is_file:
             extension = draw(st.sampled_from(sorted(EXTENSIONS)))
+            extension = draw(st.sampled_from([extension, extension.upper()]))
             template_component += extension
             path_component += extension
         template_components.append(template_component)
@@ -227,6 +229,7 @@ def test_a_written_path_matches_with_its_values(
     pattern = FilePattern(template)
     values = check_match(pattern, path)
     assert values == expected
+    assert pattern.image_format == EXTENSIONS[PurePosixPath(template).suffix.lower()]
     assert PurePosixPath(path).is_relative_to(pattern.root)
     # The directory is one the watch scans at ``when``: compare component by component.
     glob_parts = pattern.directory_glob(when).split("/")

@@ -101,6 +101,34 @@ def test_files_taken_by_triggers_are_not_backlog(RE, tmp_path, frames):
     assert camera.backlog() == []
 
 
+def wait_for_backlog(camera, expected):
+    deadline = time.monotonic() + 60
+    while camera.backlog() != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert camera.backlog() == expected
+
+
+def test_a_file_between_triggers_is_skipped_once_a_trigger_takes_a_newer_one(tmp_path, frames):
+    camera = camera_for(tmp_path, frames)
+    camera.stage()
+    try:
+        status = camera.trigger()
+        write_slowly(frames / DAY / "120000_10.tiff", image_bytes("tiff", 0)[0])
+        status.wait(60)
+        wait_for_backlog(camera, [])  # the trigger's file is recorded as used
+        between = frames / DAY / "120100_10.tiff"
+        write_slowly(between, image_bytes("tiff", 1)[0])
+        wait_for_backlog(camera, [between])  # complete, and no trigger waits for it
+        status = camera.trigger()
+        taken = frames / DAY / "120200_10.tiff"
+        write_slowly(taken, image_bytes("tiff", 2)[0])
+        status.wait(60)
+        assert camera.file.get() == str(taken)  # not the file written between triggers
+    finally:
+        camera.unstage()
+    wait_for_backlog(camera, [])  # older than the newest file used: never emitted
+
+
 def test_a_missing_directory_and_a_wrong_camera_are_refused(RE, tmp_path):
     camera = FolderCamera(
         name="cam", template=str(tmp_path / "gone/{t:%H%M%S}.tiff"), state_file=tmp_path / "s"
@@ -119,11 +147,3 @@ def test_a_damaged_state_file_is_named(RE, tmp_path, frames):
     drop(frames, "120000_10.tiff", 0, age=100)
     with pytest.raises(ValueError, match=r"state file .*state.json' is unreadable"):
         RE(ingest_backlog(camera_for(tmp_path, frames)))
-
-
-def test_ingest_backlog_passes_the_queue_servers_checks():
-    from bluesky_queueserver.manager.profile_ops import _process_plan
-
-    description = _process_plan(ingest_backlog, existing_devices={}, existing_plans={})
-    assert [p["name"] for p in description["parameters"]] == ["camera", "md"]
-    assert all("annotation" in p for p in description["parameters"])

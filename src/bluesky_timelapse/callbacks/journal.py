@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 
+FILE_MODE = 0o600
+"""Mode of every journal file: the documents are readable by their owner only."""
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -126,8 +129,9 @@ class RunJournal:
         self.fsync_every = fsync_every
         self.fsync_interval = fsync_interval
         self.syncer = syncer
-        self._file: IO[bytes] | None = open(path, "ab")  # noqa: SIM115
-        os.chmod(path, 0o600)
+        self._file: IO[bytes] | None = os.fdopen(
+            _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab"
+        )
         self._lock = threading.Lock()  # the file descriptor, between sync and close
         self._appended = 0  # documents appended; only the appending thread counts
         self._synced = 0  # of those, how many an fsync has covered
@@ -226,7 +230,9 @@ def recover(path: Path) -> list[Entry]:
     if good_end < len(data):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         aside = path.with_name(f"{path.name}.corrupt-tail-{stamp}")
-        aside.write_bytes(data[good_end:])
+        descriptor = _open_private(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with os.fdopen(descriptor, "wb") as tail:
+            tail.write(data[good_end:])
         with open(path, "r+b") as file:
             file.truncate(good_end)
             os.fsync(file.fileno())
@@ -240,3 +246,15 @@ def recover(path: Path) -> list[Entry]:
             len(entries),
         )
     return entries
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """``os.open(path, flags)`` for a file that must be 0600, whatever the umask."""
+    descriptor = os.open(path, flags, FILE_MODE)
+    try:
+        if hasattr(os, "fchmod"):  # POSIX only
+            os.fchmod(descriptor, FILE_MODE)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -146,12 +147,16 @@ class LivePreview:
             self._image.set_clim(float(frame.min()), float(frame.max()))
         self._figure.axes[0].set_title(self.title, fontsize="small")
         if self.display == "notebook":
-            from IPython.display import display
+            from IPython.display import Image, display
 
+            # A PNG of its own: shown whatever matplotlib backend the kernel has.
+            buffer = io.BytesIO()
+            self._figure.savefig(buffer, format="png")
+            png = Image(data=buffer.getvalue(), format="png")
             if self._handle is None:
-                self._handle = display(self._figure, display_id=True)
+                self._handle = display(png, display_id=True)
             else:
-                self._handle.update(self._figure)
+                self._handle.update(png)
         else:
             self._figure.canvas.draw_idle()
 

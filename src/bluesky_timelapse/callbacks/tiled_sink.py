@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from filelock import FileLock, Timeout
 
+from ..persistence.atomic import atomic_write, make_private_directory
 from ..specs import SPEC_TO_MIMETYPE
 from .journal import SUFFIX, Entry, JournalReader, JournalSyncer, RunJournal, recover
 from .tiled_batches import FlushableTiledWriter
@@ -135,7 +136,7 @@ class TiledSink:
     ) -> None:
         self.directory = Path(journal_directory)
         _prepare_directory(self.directory)
-        self._lock_file = FileLock(self.directory / ".lock")
+        self._lock_file = FileLock(self.directory / ".lock", mode=0o600)
         try:
             self._lock_file.acquire(timeout=0)
         except Timeout:
@@ -393,8 +394,7 @@ class TiledSink:
 
     def _set_aside(self, run: _Run, error: Exception) -> None:
         """A run Tiled keeps refusing (not an outage): move its journal aside, go on."""
-        failed = self.directory / "refused"
-        failed.mkdir(exist_ok=True)
+        failed = make_private_directory(self.directory / "refused")
         self._done(run)
         run.path.replace(failed / run.path.name)
         with self._lock:
@@ -486,9 +486,8 @@ class TiledSink:
             self._write_health_locked()
 
     def _write_health_locked(self) -> None:
-        temporary = self.directory / f".{HEALTH_FILE}.tmp"
-        temporary.write_text(json.dumps(asdict(self._measure())))
-        temporary.replace(self.directory / HEALTH_FILE)
+        data = json.dumps(asdict(self._measure())).encode()
+        atomic_write(self.directory / HEALTH_FILE, data, durable=False)
 
 
 class _Closing(Exception):
@@ -546,8 +545,8 @@ def _is_transient(error: Exception) -> bool:
 
 def _prepare_directory(directory: Path) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        directory.chmod(0o700)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)  # exact mode whatever the umask
         probe = directory / f".probe-{uuid.uuid4().hex}"
         probe.write_bytes(b"")
         probe.unlink()

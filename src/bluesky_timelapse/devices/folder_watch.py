@@ -70,7 +70,9 @@ EXTENSIONS: dict[str, ImageFormat] = {
     ".jpeg": "jpeg",
     ".png": "png",
 }
-"""File name endings a template may have, and the image format each means."""
+"""File name endings a template may have, in lower case, and the image format each means.
+
+A template's ending is looked up in lower case: ``.JPG`` is JPEG too."""
 
 _FIELD_PATTERNS: dict[FieldKind, str] = {
     "string": r"[^/{}%]+?",  # braces and % cannot go through a Tiled file name template
@@ -100,7 +102,8 @@ class FilePattern:
       most once, read as a Unix timestamp); a field named twice must read the same
       both times;
     - ``{{`` and ``}}`` for literal braces in directory names;
-    - a file name ending in ``.tif``, ``.tiff``, ``.jpg``, ``.jpeg`` or ``.png``.
+    - a file name ending in ``.tif``, ``.tiff``, ``.jpg``, ``.jpeg`` or ``.png``, in
+      any case (``.JPG``, ``.Tiff``); files match it only if they end the same way.
 
     Parameters
     ----------
@@ -142,10 +145,10 @@ class FilePattern:
             )
         file_name = components[-1]
         extension = os.path.splitext(file_name)[1]
-        if extension not in EXTENSIONS:
+        if extension.lower() not in EXTENSIONS:
             raise ValueError(
                 f"template {self.template!r} ends in {extension or 'no extension'!r}; "
-                f"allowed: a file name ending in {', '.join(EXTENSIONS)}"
+                f"allowed: a file name ending in {', '.join(EXTENSIONS)}, in any case"
             )
         if re.search(r"%%|\{\{|\}\}", file_name):
             raise ValueError(
@@ -155,7 +158,7 @@ class FilePattern:
         object.__setattr__(self, "_regex", re.compile("/" + "/".join(regex)))
         object.__setattr__(self, "_fields", fields)
         object.__setattr__(self, "_root", Path("/", *root))
-        object.__setattr__(self, "_format", EXTENSIONS[extension])
+        object.__setattr__(self, "_format", EXTENSIONS[extension.lower()])
 
     @property
     def root(self) -> Path:

@@ -114,12 +114,20 @@ def fsync_directory(directory: Path | str) -> None:
 def make_private_directory(directory: Path | str) -> Path:
     """Create ``directory`` (and its parents) if missing; a new one gets mode 0700.
 
-    An existing directory keeps its mode: whoever made it chose who may read it.
+    The mode is set at creation and again after it, whatever the umask. Missing
+    parents are made as :meth:`pathlib.Path.mkdir` makes them (umask). An existing
+    directory keeps its mode: whoever made it chose who may read it.
     """
     directory = Path(directory)
     if not directory.is_dir():
-        directory.mkdir(parents=True, exist_ok=True)
-        directory.chmod(DIRECTORY_MODE)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(mode=DIRECTORY_MODE)  # never open to others, not even briefly
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+            return directory  # another process made it at the same moment
+        directory.chmod(DIRECTORY_MODE)  # exact mode whatever the umask
         fsync_directory(directory.parent)
     return directory
 

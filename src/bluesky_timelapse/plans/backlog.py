@@ -1,7 +1,5 @@
 """Files a folder camera's program wrote while nothing was acquiring, emitted once."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import bluesky.plan_stubs as bps

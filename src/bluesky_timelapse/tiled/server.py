@@ -29,7 +29,7 @@ them out, so a directory the demo filled can be served as it is:
 
 ==================  =========================================================
 ``api_key``         the single-user API key, made once, 0600, reused on restart
-``config.yml``      the generated Tiled configuration (holds the key), 0600
+``config.yml``      the generated Tiled configuration (no key), 0600
 ``catalog.db``      the SQLite catalog: every run ever written
 ``storage.duckdb``  event tables written through Tiled
 ``data/``           arrays written through Tiled
@@ -37,8 +37,10 @@ them out, so a directory the demo filled can be served as it is:
 ``server.json``     pid and URI of the running server (no key), 0600
 ==================  =========================================================
 
-The key never appears on a command line, in the server's log, in a ``repr`` or
-in an exception: it goes to the child through ``config.yml`` only, the client
+The key is stored in ``api_key`` only. It never appears on a command line, in the
+child's initial environment, in ``config.yml``, in the server's log, in a ``repr``
+or in an exception: the child reads the key file itself (its path is passed, not
+the key) and ``config.yml`` names a variable the child sets for itself, the client
 sends it as an ``Authorization`` header, ``api_key=`` values in URLs are
 redacted from the log, and Tiled's start-up banner (which prints an
 ``?api_key=`` link) is suppressed.
@@ -116,6 +118,9 @@ LOCK_FILE = ".server.lock"
 _PORT_ATTEMPTS = 3
 _LOG_TAIL_LINES = 20
 _PARENT_VARIABLE = "BLUESKY_TIMELAPSE_TILED_PARENT"
+_KEY_FILE_VARIABLE = "BLUESKY_TIMELAPSE_TILED_KEY_FILE"
+_KEY_VARIABLE = "BLUESKY_TIMELAPSE_TILED_API_KEY"
+"""Set by the child for itself from the key file; ``config.yml`` names it, Tiled expands it."""
 _API_KEY_IN_TEXT = re.compile(r"(api(?:_|%5F)key(?:=|%3D))[^&\s\"']*", re.IGNORECASE)
 
 
@@ -202,7 +207,7 @@ class LocalTiled:
 
     @property
     def config_file(self) -> Path:
-        """The generated Tiled configuration (0600; it holds the key)."""
+        """The generated Tiled configuration (0600; it names the key's variable, not the key)."""
         return self.directory / CONFIG_FILE
 
     @property
@@ -304,14 +309,14 @@ class LocalTiled:
             return self
         began = time.monotonic()
         make_private_directory(self.directory)
-        key = self._api_key = _load_or_create_key(self.key_file)
-        (self.directory / DATA_DIRECTORY).mkdir(exist_ok=True)
+        self._api_key = _load_or_create_key(self.key_file)
+        make_private_directory(self.directory / DATA_DIRECTORY)
         self._acquire_lock()
         try:
             self._wait_for_orphan()
             for attempt in range(_PORT_ATTEMPTS):
                 port = self._choose_port(fresh=attempt > 0)
-                atomic_write(self.config_file, self._config_text(key, port).encode())
+                atomic_write(self.config_file, self._config_text(port).encode())
                 log_offset = self._spawn(port)
                 failure = self._wait_until_answering(port, log_offset, began + timeout)
                 if failure is None:
@@ -449,13 +454,16 @@ class LocalTiled:
             port: int = probe.getsockname()[1]
             return port
 
-    def _config_text(self, key: str, port: int) -> str:
+    def _config_text(self, port: int) -> str:
         storage = [str(path) for path in self.readable_storage]
         for path in self.readable_storage:  # frames may be named through a symlink
             if str(path.resolve()) not in storage:
                 storage.append(str(path.resolve()))
         config = {
-            "authentication": {"single_user_api_key": key, "allow_anonymous_access": False},
+            "authentication": {
+                "single_user_api_key": f"${{{_KEY_VARIABLE}}}",
+                "allow_anonymous_access": False,
+            },
             "catalog": {
                 "uri": f"sqlite:///{self.directory / CATALOG_FILE}",
                 # Initialising runs `tiled catalog init` in yet another process (~3 s).
@@ -472,7 +480,7 @@ class LocalTiled:
         }
         header = (
             "# Written by bluesky-timelapse on every start of the embedded Tiled server;\n"
-            "# edits are overwritten. It holds the API key: keep it 0600.\n"
+            "# edits are overwritten. The API key is in the file api_key, not here.\n"
         )
         return header + yaml.safe_dump(config, sort_keys=False)
 
@@ -482,6 +490,7 @@ class LocalTiled:
             name: value for name, value in os.environ.items() if not name.startswith("TILED_")
         }  # Tiled lets TILED_* variables override the configuration file
         environment[_PARENT_VARIABLE] = str(os.getpid())
+        environment[_KEY_FILE_VARIABLE] = str(self.key_file)
         command = [
             sys.executable,
             "-c",
@@ -639,17 +648,22 @@ def _redact(text: str) -> str:
 
 
 def _serve() -> None:  # pragma: no cover - runs in the server process
-    """Entry point of the child: ``tiled serve config`` with two additions.
+    """Entry point of the child: ``tiled serve config`` with four additions.
 
+    The API key is read from the key file into a variable of this process only,
+    which ``config.yml`` names (Tiled expands variables in its configuration).
     Tiled's banner prints a ``?api_key=`` link (with a random key that is not the
-    configured one); it is suppressed. A watchdog thread sends SIGTERM to this
-    process when the process that started it has gone.
+    configured one); it is suppressed. The umask is 077, so the catalog, tables
+    and array files the server writes are its user's only. A watchdog thread sends
+    SIGTERM to this process when the process that started it has gone.
     """
     import tiled.server.app
     from tiled.commandline.main import main
 
     tiled.server.app.print_server_info = lambda *args, **kwargs: None
+    os.umask(0o077)  # the catalog, tables and arrays it writes: for this user only
     parent = int(os.environ.pop(_PARENT_VARIABLE, "0"))
+    os.environ[_KEY_VARIABLE] = Path(os.environ.pop(_KEY_FILE_VARIABLE)).read_text().strip()
     if parent:
         threading.Thread(
             target=_stop_when_orphaned, args=(parent,), name="orphan-watchdog", daemon=True
