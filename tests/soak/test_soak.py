@@ -1,0 +1,36 @@
+"""The chaos soak: a timelapse survives kills, Tiled outages and torn files, losing nothing.
+
+``.ci/run`` runs the short profile (as every test); ``SOAK_PROFILE=long pytest -m soak``
+or ``tox -e soak`` the long one.
+"""
+
+import os
+
+import pytest
+
+from soak.chaos import PROFILES, run_soak
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(3600)
+def test_a_timelapse_under_chaos_keeps_every_slot_once_and_every_frame(tmp_path, soak_tables):
+    profile = PROFILES[os.environ.get("SOAK_PROFILE", "short")]
+    report = run_soak(tmp_path, profile)
+    soak_tables.append(report.table())
+
+    assert report.kills == profile.kills
+    assert report.outages == profile.outages
+    assert report.store_loads_ok == report.store_loads
+    assert sum(report.slots.values()) == profile.slots  # every slot reached, once
+    assert report.slots["succeeded"] > 0
+    assert report.duplicates == 0
+    assert report.runs_without_stop == 0
+    assert (
+        report.runs_in_tiled
+        == report.slots["succeeded"] + report.slots["interrupted"] + (report.slots["failed"])
+    )
+    assert report.frames_of_succeeded_slots_missing == 0
+    assert report.frames_in_tiled >= report.slots["succeeded"]
+    # A frame on disk but not in Tiled can only be one a kill cut off before its event.
+    assert 0 <= report.frames_on_disk - report.frames_in_tiled <= report.slots["interrupted"]
+    assert report.unreadable_frame_files <= report.slots["interrupted"]
