@@ -123,6 +123,22 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="TCP port on 127.0.0.1 (default: a free one)",
     )
+    serve.add_argument(
+        "--catalog",
+        default=None,
+        metavar="URI",
+        help="the catalog database, e.g. postgresql://tiled@db:5432/tiled for a facility "
+        "whose rigs share it (default: SQLite in DATA_DIR/tiled); keep passwords in .pgpass",
+    )
+    serve.add_argument(
+        "--readable",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another directory whose frame files the server may serve (repeatable), e.g. "
+        "the rigs' shared storage; DATA_DIR/frames always is",
+    )
     serve.set_defaults(run=_run_serve)
 
     run = commands.add_parser(
@@ -553,7 +569,16 @@ def _run_serve(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     frames = data_dir / "frames"
     frames.mkdir(parents=True, exist_ok=True)
-    server = LocalTiled(data_dir / "tiled", readable_storage=[frames], port=args.port)
+    try:
+        server = LocalTiled(
+            data_dir / "tiled",
+            readable_storage=[frames, *args.readable],
+            port=args.port,
+            catalog=args.catalog,
+        )
+    except ValueError as err:
+        print(f"bluesky-timelapse serve: error: {err}", file=sys.stderr)
+        return 1
 
     def stop_on_sigterm(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -563,8 +588,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         with server:
             print(f"bluesky-timelapse serve: Tiled at {server.uri}")
             print(f"  API key  in {server.key_file} (HTTP header 'Authorization: Apikey <key>')")
-            print(f"  catalog  {server.directory}")
-            print(f"  frames   {frames}")
+            print(f"  catalog  {_without_password(args.catalog) or server.directory}")
+            print(f"  frames   {', '.join(str(path) for path in server.readable_storage)}")
             print(f"  log      {server.log_file}")
             print(f"  started in {server.start_seconds:.1f} s; press Ctrl-C to stop", flush=True)
             code = server.wait()
@@ -592,6 +617,19 @@ def _run_profile_install(args: argparse.Namespace) -> int:
     ipython_dir = startup.parent.parent
     print(f"Start it with: ipython --ipython-dir={ipython_dir} --profile={args.name}")
     return 0
+
+
+def _without_password(uri: str | None) -> str | None:
+    """``uri`` with any password replaced by ``***``."""
+    if uri is None:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 if __name__ == "__main__":  # pragma: no cover

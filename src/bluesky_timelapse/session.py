@@ -33,6 +33,7 @@ from __future__ import annotations
 import atexit
 import logging
 import logging.handlers
+import os
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -44,6 +45,7 @@ from typing import Any
 from .callbacks import LivePreview, TiledSink, TimelapseProgress
 from .locations import default_data_dir, use_session_data_dir
 from .persistence import PersistentMetadata
+from .persistence.atomic import make_private_directory
 from .plans import install_commands
 from .plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_all
 from .suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
@@ -333,7 +335,8 @@ def _open(
     from bluesky.utils import ProgressBarManager
 
     frames = data_dir / "frames"
-    frames.mkdir(parents=True, exist_ok=True)
+    make_private_directory(data_dir)  # an existing one keeps the mode its owner chose
+    make_private_directory(frames)
     handler = _attach_log_file(data_dir, log_file, log_level)
     server: LocalTiled | None = None
     sink: TiledSink | None = None
@@ -439,14 +442,26 @@ def _wait_for_local_tiled(directory: Path) -> TiledTarget:
     )
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are created 0600 (for this user only), whatever the umask."""
+
+    def _open(self) -> Any:
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(descriptor, "a", encoding=self.encoding, errors=self.errors)
+
+
 def _attach_log_file(
     data_dir: Path, log_file: bool | Path | str, level: int | str
 ) -> logging.handlers.RotatingFileHandler | None:
     if log_file is False:
         return None
-    path = data_dir / LOG_FILE if log_file is True else Path(log_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    if log_file is True:
+        path = data_dir / LOG_FILE
+        make_private_directory(path.parent)
+    else:
+        path = Path(log_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    handler = _PrivateRotatingFileHandler(
         path, maxBytes=_LOG_BYTES, backupCount=_LOG_BACKUPS, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))

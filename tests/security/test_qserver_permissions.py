@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 import pytest
 import yaml
 
-from bluesky_timelapse.qserver import PERMISSIONS_FILE
+# Not bluesky_timelapse.qserver.PERMISSIONS_FILE: importing that startup module opens a session.
+PERMISSIONS_FILE = (
+    files("bluesky_timelapse") / "profile_timelapse/startup/user_group_permissions.yaml"
+)
 
 profile_ops = pytest.importorskip("bluesky_queueserver.manager.profile_ops")
 

@@ -206,11 +206,6 @@ def test_nothing_the_package_keeps_is_open_to_others(finished: Finished) -> None
     assert open_to_others == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session.py (not editable here) makes the data directory, frames/ and logs/ "
-    "with Path.mkdir (umask) and the log file with RotatingFileHandler (umask)",
-)
 def test_the_data_directory_and_the_session_log_are_private(finished: Finished) -> None:
     data_dir = finished.data_dir
     for directory in (data_dir, data_dir / "frames", (data_dir / LOG_FILE).parent):

@@ -111,6 +111,8 @@ CONFIG_FILE = "config.yml"
 CATALOG_FILE = "catalog.db"
 DATA_DIRECTORY = "data"
 TABLES_FILE = "storage.duckdb"
+CATALOG_SCHEMES = ("postgresql://", "postgresql+asyncpg://", "sqlite:///", "sqlite+aiosqlite:///")
+"""The catalog URIs :class:`LocalTiled` accepts besides its own SQLite file."""
 LOG_FILE = "server.log"
 STATE_FILE = "server.json"
 LOCK_FILE = ".server.lock"
@@ -158,11 +160,17 @@ class LocalTiled:
     port
         TCP port on 127.0.0.1; 0 (default) picks a free one, and a restart of the
         same object tries its previous port first so its URI stays the same.
+    catalog
+        The catalog database: None (default) for SQLite in ``directory``, or a
+        PostgreSQL URI (``postgresql://user@host:5432/db``) for a facility whose
+        rigs share one catalog; it is created on first use, and the event tables
+        go into the same database. Keep passwords out of
+        the URI (use a ``.pgpass`` file): the URI goes into the configuration file.
 
     Raises
     ------
     ValueError
-        If ``port`` is not 0-65535.
+        If ``port`` is not 0-65535 or ``catalog`` is not a PostgreSQL or SQLite URI.
 
     Examples
     --------
@@ -177,9 +185,18 @@ class LocalTiled:
         *,
         readable_storage: Sequence[Path | str] = (),
         port: int = 0,
+        catalog: str | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port {port!r} is not allowed; give 1-65535, or 0 for a free port")
+        if catalog is not None and not (
+            isinstance(catalog, str) and catalog.startswith(CATALOG_SCHEMES)
+        ):
+            raise ValueError(
+                f"catalog {catalog!r} is not allowed; give a URI starting with "
+                f"{' or '.join(CATALOG_SCHEMES)}, or None for SQLite in the directory"
+            )
+        self.catalog = catalog
         if isinstance(readable_storage, str | Path):
             raise ValueError(
                 f"readable_storage must be a sequence of directories, not the single "
@@ -465,12 +482,14 @@ class LocalTiled:
                 "allow_anonymous_access": False,
             },
             "catalog": {
-                "uri": f"sqlite:///{self.directory / CATALOG_FILE}",
-                # Initialising runs `tiled catalog init` in yet another process (~3 s).
-                "init_if_not_exists": not _has_content(self.directory / CATALOG_FILE),
+                "uri": self.catalog or f"sqlite:///{self.directory / CATALOG_FILE}",
+                # Initialising runs `tiled catalog init` in yet another process (~3 s);
+                # a shared catalog is initialised by whichever server finds it empty.
+                "init_if_not_exists": self.catalog is not None
+                or not _has_content(self.directory / CATALOG_FILE),
                 "writable_storage": [
                     str(self.directory / DATA_DIRECTORY),
-                    f"duckdb:///{self.directory / TABLES_FILE}",
+                    self._tables_uri(),
                 ],
                 "readable_storage": storage,
                 "specs": [BLUESKY_RUNS_SPEC],
@@ -483,6 +502,16 @@ class LocalTiled:
             "# edits are overwritten. The API key is in the file api_key, not here.\n"
         )
         return header + yaml.safe_dump(config, sort_keys=False)
+
+    def _tables_uri(self) -> str:
+        """Where event tables go: the PostgreSQL catalog's database, else DuckDB here.
+
+        DuckDB takes one writer process at a time and crashed the server (SIGSEGV)
+        under three rigs writing at once; PostgreSQL takes them all.
+        """
+        if self.catalog is not None and self.catalog.startswith("postgresql"):
+            return self.catalog.replace("postgresql+asyncpg://", "postgresql://", 1)
+        return f"duckdb:///{self.directory / TABLES_FILE}"
 
     def _spawn(self, port: int) -> int:
         """Start the child with its output appended to the log; return the log offset."""
