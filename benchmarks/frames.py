@@ -23,6 +23,12 @@ RunEngine, write-behind
     rendered, and the frames are written on a thread, as an areaDetector file plugin
     does, so the RunEngine's work overlaps the writes (the run ends when all are
     written: unstage waits for them).
+RunEngine, write-behind in a process
+    The same with ``SimCamera(write_queue=8, write_process=True)``: the frames are
+    copied into shared memory and written by a child process
+    (:class:`~bluesky_timelapse.storage.ProcessWriter`), so the writer's Python
+    does not take turns with the RunEngine's for the interpreter lock. The child
+    is started before the timing (by a stage, as a device's first stage would).
 ophyd.sim
     ``ophyd.sim.SynSignalWithRegistry`` (``numpy.save``, no fsync) counted by the
     same RunEngine, for reference in the ``npy`` row with fsync off.
@@ -107,7 +113,16 @@ BLOB_FRAME_BYTES = BLOB_SHAPE[0] * BLOB_SHAPE[1]
 BLOB_LIVETIME = 1e-4
 """Seconds of SimBlobDetector's prepared livetime: its frame period, as short as it goes."""
 
-PATHS: tuple[str, ...] = ("bare", "writer", "runengine", "queued", "async", "ophyd", "blob")
+PATHS: tuple[str, ...] = (
+    "bare",
+    "writer",
+    "runengine",
+    "queued",
+    "process",
+    "async",
+    "ophyd",
+    "blob",
+)
 """The measured paths, in the order they run within one repeat."""
 
 Frames = Sequence[np.ndarray]
@@ -263,6 +278,7 @@ def time_camera(
     n: int,
     size: int,
     write_queue: int = 0,
+    write_process: bool = False,
 ) -> float:
     """Seconds of ``RE(count([camera], num=n))`` with a SimCamera writing to ``directory``."""
     camera = SimCamera(
@@ -276,7 +292,13 @@ def time_camera(
         colour=False,
         exposure=0.0,
         write_queue=write_queue,
+        write_process=write_process,
     )
+    if write_process:  # start the writer process before the timing, as a first stage would
+        camera.stage()
+        camera.unstage()
+        for path in directory.iterdir():
+            path.unlink()
     counter.counts.clear()
     start = time.perf_counter()
     RE(count([camera], num=n))
@@ -408,6 +430,17 @@ def measurements(
         "queued": lambda d: time_camera(
             RE, counter, d, writer, fsync, len(frames), size, write_queue=WRITE_QUEUE
         ),
+        "process": lambda d: time_camera(
+            RE,
+            counter,
+            d,
+            writer,
+            fsync,
+            len(frames),
+            size,
+            write_queue=WRITE_QUEUE,
+            write_process=True,
+        ),
         "async": lambda d: time_async_camera(RE, counter, d, writer, fsync, len(frames), size),
     }
     if writer == "npy" and not fsync:
@@ -477,6 +510,8 @@ def format_table(
         "RE/bare",
         "write-behind fr/s",
         "WB/bare",
+        "WB process fr/s",
+        "WBP/bare",
         "ophyd.sim fr/s",
         "RE MB/s",
         "async fr/s",
@@ -489,7 +524,9 @@ def format_table(
     for writer in writers:
         for fsync in fsync_modes:
             rates = {path: statistics.median(v) for path, v in results[writer, fsync].items()}
-            ratios = [rates[path] / rates["bare"] for path in ("runengine", "queued", "async")]
+            ratios = [
+                rates[path] / rates["bare"] for path in ("runengine", "queued", "async", "process")
+            ]
             marks = [
                 " <" if writer in TARGET_WRITERS and ratio < TARGET_RATIO else "  "
                 for ratio in ratios
@@ -504,6 +541,8 @@ def format_table(
                     f"{ratios[0]:.2f}{marks[0]}",
                     f"{rates['queued']:.1f}",
                     f"{ratios[1]:.2f}{marks[1]}",
+                    f"{rates['process']:.1f}",
+                    f"{ratios[3]:.2f}{marks[3]}",
                     f"{rates['ophyd']:.1f}" if "ophyd" in rates else "n/a",
                     f"{rates['runengine'] * frame_bytes / 1e6:.1f}",
                     f"{rates['async']:.1f}",
@@ -621,7 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"target: RunEngine >= {TARGET_RATIO}x bare loop for {' and '.join(TARGET_WRITERS)}; "
         "'<' marks a miss. MB = 1e6 bytes. ophyd.sim writes NPY without fsync.\n"
-        f"write-behind: SimCamera(write_queue={WRITE_QUEUE}), triggers complete at capture.\n"
+        f"write-behind: SimCamera(write_queue={WRITE_QUEUE}), triggers complete at capture; "
+        "WB process: the same with write_process=True (writes in a child process).\n"
         "async: our ophyd-async AsyncSimCamera under count(), same frames and writer.\n"
         f"SimBlob: ophyd_async.sim.SimBlobDetector, HDF5 without fsync, {BLOB_SHAPE[0]}x"
         f"{BLOB_SHAPE[1]} uint8 frames ({BLOB_FRAME_BYTES / 1e3:.1f} kB each, not the size "

@@ -11,6 +11,7 @@ closes the writer.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,7 +21,15 @@ import numpy as np
 from event_model import compose_resource
 from ophyd import Signal
 
-from ..storage import FrameFormat, FrameWriter, QueuedWriter, WriterFactory, writer_factory
+from ..storage import (
+    FrameFormat,
+    FrameWriter,
+    ProcessWriter,
+    QueuedWriter,
+    WriterFactory,
+    WriterProcess,
+    writer_factory,
+)
 from .paths import PathSemantics, PathTemplates, ResolvedPaths
 
 EXTERNAL = "FILESTORE:"
@@ -86,12 +95,20 @@ class FileStoreMixin:
         acquisition overlaps the writes, a failed write fails the next frame and
         unstage (which plans such as ``count`` call after the run's stop), and a
         crash can lose up to N frames that readings already name.
+    write_process
+        With ``write_queue`` > 0: drain the queue in a process of its own
+        (:class:`~bluesky_timelapse.storage.ProcessWriter`) instead of a thread, so
+        the writer's Python does not take turns with the RunEngine's for the
+        interpreter lock (it pays for TIFF, whose tags tifffile builds in Python).
+        The process is started at the first stage and kept for the next ones;
+        ``writer`` must be a name.
 
     Raises
     ------
     ValueError
-        For an unknown writer name, invalid path templates or a ``write_queue``
-        that is not an integer >= 0, at construction.
+        For an unknown writer name, invalid path templates, a ``write_queue``
+        that is not an integer >= 0, or ``write_process`` without a write queue or
+        a writer name, at construction.
     """
 
     name: str
@@ -107,11 +124,21 @@ class FileStoreMixin:
         writer: str | WriterFactory | None = "tiff",
         writer_options: dict[str, Any] | None = None,
         write_queue: int = 0,
+        write_process: bool = False,
         **kwargs: Any,
     ) -> None:
         if not isinstance(write_queue, int) or isinstance(write_queue, bool) or write_queue < 0:
             raise ValueError(f"write_queue {write_queue!r} is invalid; allowed: an integer >= 0")
+        if write_process and (write_queue < 1 or not isinstance(writer, str)):
+            raise ValueError(
+                f"write_process=True needs write_queue >= 1 and a writer name (got "
+                f"write_queue={write_queue!r}, writer={writer!r})"
+            )
         self.write_queue = write_queue
+        self._writer_process: WriterProcess | None = None
+        if write_process:
+            self._writer_process = WriterProcess()
+            weakref.finalize(self, self._writer_process.stop)
         self.path_templates = PathTemplates(
             write_path_template=write_path_template,
             root=root,
@@ -213,9 +240,18 @@ class FileStoreMixin:
                 f"cannot create the directory {str(directory)!r} for {self.name}'s frames: "
                 f"{err.strerror}"
             ) from err
-        writer: FrameWriter = factory(**self._writer_options)
-        if self.write_queue:
-            writer = QueuedWriter(writer, self.write_queue)
+        writer: FrameWriter
+        if self._writer_process is not None:
+            writer = ProcessWriter(
+                self._writer_label,
+                self._writer_options,
+                max_pending=self.write_queue,
+                process=self._writer_process,
+            )
+        elif self.write_queue:
+            writer = QueuedWriter(factory(**self._writer_options), self.write_queue)
+        else:
+            writer = factory(**self._writer_options)
         stem = f"{self.name}_{datetime.now():%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         writer.open(directory, stem)
         return writer

@@ -14,7 +14,7 @@ from ophyd import Device, Kind, Signal
 from ophyd.signal import SignalRO
 from ophyd.status import DeviceStatus
 
-from ..storage import FrameFormat, QueuedWriter, WriterFactory
+from ..storage import FrameFormat, ProcessWriter, QueuedWriter, WriterFactory
 from .filestore import FileStoreMixin, FrameSignal
 from .paths import PathSemantics
 from .scene import GardenScene
@@ -56,6 +56,9 @@ class SimCamera(FileStoreMixin, Device):
     write_queue
         Frames allowed to wait for the disk; 0 (default) completes each trigger
         once its frame is written. See :class:`~bluesky_timelapse.devices.FileStoreMixin`.
+    write_process
+        Drain the write queue in a writer process instead of a thread (see
+        :class:`~bluesky_timelapse.devices.FileStoreMixin`).
     shape
         Frame size ``(y, x)``.
     dtype
@@ -94,6 +97,7 @@ class SimCamera(FileStoreMixin, Device):
         writer: str | WriterFactory = "tiff",
         writer_options: dict[str, Any] | None = None,
         write_queue: int = 0,
+        write_process: bool = False,
         shape: Sequence[int] = (480, 640),
         dtype: str | np.dtype[Any] = "uint16",
         colour: bool = False,
@@ -117,6 +121,7 @@ class SimCamera(FileStoreMixin, Device):
             writer=writer,
             writer_options=writer_options,
             write_queue=write_queue,
+            write_process=write_process,
             **kwargs,
         )
         self.exposure.put(float(exposure))
@@ -141,7 +146,7 @@ class SimCamera(FileStoreMixin, Device):
         exposure = self.exposure.get()
         opened = time.time()
         writer = self.writer
-        if not exposure and isinstance(writer, QueuedWriter) and writer.has_room:
+        if not exposure and isinstance(writer, QueuedWriter | ProcessWriter) and writer.has_room:
             self._acquire(status, opened, exposure)
         else:
             self._acquisition.submit(self._acquire, status, opened, exposure)

@@ -21,6 +21,7 @@ from ._base import (
 )
 from .hdf5 import HDF5Writer
 from .npy import NpySequenceWriter
+from .process import ProcessWriter, WriterProcess
 from .queued import QueuedWriter
 from .registry import WriterFactory, writer_factory, writer_for, writer_names
 from .tiff import TiffSequenceWriter
@@ -34,10 +35,12 @@ __all__ = [
     "FrameWriter",
     "HDF5Writer",
     "NpySequenceWriter",
+    "ProcessWriter",
     "QueuedWriter",
     "ResourceDescription",
     "TiffSequenceWriter",
     "WriterFactory",
+    "WriterProcess",
     "ZarrWriter",
     "writer_factory",
     "writer_for",
