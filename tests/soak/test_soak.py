@@ -33,4 +33,6 @@ def test_a_timelapse_under_chaos_keeps_every_slot_once_and_every_frame(tmp_path,
     assert report.frames_in_tiled >= report.slots["succeeded"]
     # A frame on disk but not in Tiled can only be one a kill cut off before its event.
     assert 0 <= report.frames_on_disk - report.frames_in_tiled <= report.slots["interrupted"]
-    assert report.unreadable_frame_files <= report.slots["interrupted"]
+    # A kill can cut short the file a slot was creating (before or after the slot was
+    # recorded running); no frame that an event names is ever in such a file (read above).
+    assert report.unreadable_frame_files <= report.kills
