@@ -72,10 +72,16 @@ def test_three_rigs_share_a_tiled_with_a_postgresql_catalog(tmp_path, postgres, 
     uri, key, banner = served
     assert postgres.uri in banner  # the catalog it serves (no password to hide here)
     rigs = {name: _start_rig(tmp_path / "rigs" / name, name, uri, key) for name in RIGS}
-    for name, rig in rigs.items():
-        out, _ = rig.communicate(timeout=SLOTS * INTERVAL + 240)
-        assert rig.returncode == 0, f"{name}: {out[-2000:]}"
-        assert out.rstrip().endswith("DONE")
+    try:
+        for name, rig in rigs.items():
+            out, _ = rig.communicate(timeout=SLOTS * INTERVAL + 240)
+            assert rig.returncode == 0, f"{name}: {out[-2000:]}"
+            assert out.rstrip().endswith("DONE")
+    finally:
+        for rig in rigs.values():  # never leave a rig retrying after a failure
+            if rig.poll() is None:
+                rig.kill()
+                rig.wait()
 
     from tiled.client import from_uri
 
