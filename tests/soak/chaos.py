@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
+import numpy as np
+import tifffile
 
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.tiled import LocalTiled
@@ -42,13 +44,15 @@ class Profile:
     interval: float
     kills: int
     outages: int
+    disk_full: int
     outage_seconds: tuple[float, float] = (1.0, 3.0)
+    disk_full_seconds: tuple[float, float] = (0.6, 1.5)
     seed: int = 20261122
 
 
 PROFILES = {
-    "short": Profile("short", slots=90, interval=0.5, kills=10, outages=2),
-    "long": Profile("long", slots=1200, interval=0.5, kills=100, outages=20),
+    "short": Profile("short", slots=90, interval=0.5, kills=10, outages=2, disk_full=2),
+    "long": Profile("long", slots=1200, interval=0.5, kills=100, outages=20, disk_full=20),
 }
 
 
@@ -61,6 +65,7 @@ class SoakReport:
     slots: Counter[str] = field(default_factory=Counter)
     kills: int = 0
     outages: int = 0
+    disk_full: int = 0
     torn_journals: int = 0
     torn_stores: int = 0
     store_loads: int = 0
@@ -72,6 +77,11 @@ class SoakReport:
     unreadable_frame_files: int = 0
     frames_in_tiled: int = 0
     frames_of_succeeded_slots_missing: int = 0
+    recorded_runs_not_in_tiled: int = 0
+    runs_of_slots_not_acquired: int = 0
+    folder_files_dropped: int = 0
+    folder_frames_in_tiled: int = 0
+    folder_frames_wrong: int = 0
 
     def table(self) -> str:
         """The soak table, one quantity a line."""
@@ -82,12 +92,15 @@ class SoakReport:
             *((f"slots {status}", self.slots[status]) for status in STATUSES),
             ("kills survived", self.kills),
             ("Tiled outages survived", self.outages),
+            ("disk-full episodes survived (ENOSPC)", self.disk_full),
             ("journal tails torn", self.torn_journals),
             ("store tails torn", self.torn_stores),
             ("store loads OK", f"{self.store_loads_ok}/{self.store_loads}"),
             ("runs in Tiled", self.runs_in_tiled),
             ("duplicates (must be 0)", self.duplicates),
             ("runs without stop (must be 0)", self.runs_without_stop),
+            ("runs the store names, not in Tiled (must be 0)", self.recorded_runs_not_in_tiled),
+            ("runs in Tiled of slots not acquired (must be 0)", self.runs_of_slots_not_acquired),
             ("frames on disk", self.frames_on_disk),
             ("frame files cut short by a kill", self.unreadable_frame_files),
             ("frames in Tiled", self.frames_in_tiled),
@@ -95,6 +108,9 @@ class SoakReport:
                 "frames of succeeded slots not in Tiled (must be 0)",
                 self.frames_of_succeeded_slots_missing,
             ),
+            ("FolderCamera: files dropped", self.folder_files_dropped),
+            ("FolderCamera: frames in Tiled", self.folder_frames_in_tiled),
+            ("FolderCamera: frames unlike their file (must be 0)", self.folder_frames_wrong),
         ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
@@ -110,6 +126,8 @@ class Rig:
         self.arguments = [
             sys.executable, str(RIG),
             "--data", str(data),
+            "--folder", str(data / "dropped"),
+            "--disk-full", str(data / "disk-full"),
             "--tiled", server.uri,
             "--id", timelapse_id,
             "--slots", str(profile.slots),
@@ -145,16 +163,20 @@ def run_soak(directory: Path, profile: Profile) -> SoakReport:
     chance = random.Random(profile.seed)
     report = SoakReport(profile)
     data = directory / "rig"
-    server = LocalTiled(directory / "tiled", readable_storage=[data / "frames"])
+    server = LocalTiled(directory / "tiled", readable_storage=[data / "frames", data / "dropped"])
     server.start()
     began = time.monotonic()
     rig = Rig(data, server, profile, "soak")
+    dropping = threading.Event()
+    feeder = threading.Thread(target=_drop_files, args=(data / "dropped", dropping, report))
     try:
+        feeder.start()
         rig.start()
         nominal = profile.slots * profile.interval
         events = sorted(
             [(chance.uniform(0.05, 0.9) * nominal, "kill") for _ in range(profile.kills)]
             + [(chance.uniform(0.05, 0.9) * nominal, "outage") for _ in range(profile.outages)]
+            + [(chance.uniform(0.05, 0.9) * nominal, "full") for _ in range(profile.disk_full)]
         )
         for at, what in events:
             time.sleep(max(0.0, began + at - time.monotonic()))
@@ -170,6 +192,11 @@ def run_soak(directory: Path, profile: Profile) -> SoakReport:
                 report.store_loads += 1
                 report.store_loads_ok += _loads(data, "soak")
                 rig.start()
+            elif what == "full":
+                (data / "disk-full").touch()
+                time.sleep(chance.uniform(*profile.disk_full_seconds))
+                (data / "disk-full").unlink()
+                report.disk_full += 1
             else:
                 server.stop()
                 time.sleep(chance.uniform(*profile.outage_seconds))
@@ -184,10 +211,25 @@ def run_soak(directory: Path, profile: Profile) -> SoakReport:
         report.store_loads_ok += _loads(data, "soak")
         _check(report, data, server)
     finally:
+        dropping.set()
+        if feeder.is_alive():
+            feeder.join()
         if rig.process is not None and rig.process.poll() is None:
             rig.kill()
         server.stop()
     return report
+
+
+def _drop_files(directory: Path, stop: threading.Event, report: SoakReport) -> None:
+    """A camera of another vendor: a TIFF every 0.2 s, each frame filled with its number."""
+    directory.mkdir(parents=True, exist_ok=True)
+    number = 0
+    while not stop.wait(0.2):
+        partial = directory / f"frame_{number}.part"
+        tifffile.imwrite(partial, np.full((12, 16), number % 65536, np.uint16))
+        os.replace(partial, directory / f"frame_{number}.tiff")
+        number += 1
+        report.folder_files_dropped = number
 
 
 def _tear_newest(directory: Path, chance: random.Random) -> int:
@@ -226,14 +268,29 @@ def _check(report: SoakReport, data: Path, server: LocalTiled) -> None:
     per_slot = Counter(run.metadata["start"]["slot_index"] for run in runs)
     report.duplicates = sum(n - 1 for n in per_slot.values())
     report.runs_without_stop = sum(1 for run in runs if run.metadata.get("stop") is None)
+    uids = {run.metadata["start"]["uid"] for run in runs}
+    report.recorded_runs_not_in_tiled = sum(
+        1 for record in state.slots if record.run_uid is not None and record.run_uid not in uids
+    )
+    acquired = {r.index for r in state.slots if r.status in ("succeeded", "failed", "interrupted")}
+    report.runs_of_slots_not_acquired = sum(1 for slot in per_slot if slot not in acquired)
     in_tiled: set[int] = set()
     for run in runs:
         if "primary" not in run:
             continue
-        images = run["primary"]["cam_image"].read()
+        primary = run["primary"]
+        images = primary["cam_image"].read()
         report.frames_in_tiled += len(images)
         if len(images):
             in_tiled.add(run.metadata["start"]["slot_index"])
+        if "folder_image" in primary:
+            folder = primary["folder_image"].read()
+            numbers = primary["folder_n"].read()
+            report.folder_frames_in_tiled += len(folder)
+            report.folder_frames_wrong += sum(
+                int(not np.all(frame == number))
+                for frame, number in zip(folder, numbers, strict=True)
+            )
     for path in (data / "frames").rglob("*.h5"):
         try:
             with h5py.File(path, "r", swmr=True) as file:

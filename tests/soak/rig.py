@@ -1,6 +1,8 @@
 """One rig of the soak test, in a process of its own: a timelapse into Tiled.
 
-A RunEngine, a SimCamera writing HDF5 into ``DATA/frames``, a TiledSink
+A RunEngine, a SimCamera writing HDF5 into ``DATA/frames`` (failing with ENOSPC
+while the file ``--disk-full`` exists), with ``--folder`` a FolderCamera taking the
+latest TIFF dropped there, a TiledSink
 journaling in ``DATA/journal`` and forwarding to the Tiled server at ``--tiled``
 (key in ``$TILED_API_KEY``), and the timelapse: created with ``--slots`` /
 ``--interval`` unless its store already holds it, resumed otherwise. The sink
@@ -10,6 +12,7 @@ after the sink has forwarded everything.
 """
 
 import argparse
+import errno
 import sys
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,10 +21,22 @@ from pathlib import Path
 from bluesky import RunEngine
 
 from bluesky_timelapse.callbacks import TiledSink
-from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.devices import FolderCamera, SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import every, install_commands, resume_timelapse, timelapse
+from bluesky_timelapse.storage import HDF5Writer
 from bluesky_timelapse.tiled import connect, tiled_settings
+
+
+class DiskFullHDF5Writer(HDF5Writer):
+    """HDF5Writer whose writes fail with ENOSPC while the flag file exists."""
+
+    flag: Path | None = None
+
+    def _write(self, frame, index):
+        if self.flag is not None and self.flag.exists():
+            raise OSError(errno.ENOSPC, "No space left on device (simulated)", str(self.flag))
+        super()._write(frame, index)
 
 
 def main() -> int:
@@ -32,6 +47,8 @@ def main() -> int:
     parser.add_argument("--slots", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--grace", type=float, default=0.5)
+    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--disk-full", type=Path, default=None)
     args = parser.parse_args()
 
     store = TimelapseStore(args.data / "timelapses")
@@ -52,21 +69,35 @@ def main() -> int:
             print(f"STOP {slot_of_run.get(doc['run_start'], 'orphan')}", flush=True)
 
     engine.subscribe(announce)
-    camera = SimCamera(
-        name="cam",
-        root=str(args.data / "frames"),
-        write_path_template=args.id,
-        writer="hdf5",
-        shape=(16, 16),
-        exposure=0.1,
-    )
+    DiskFullHDF5Writer.flag = args.disk_full
+    cameras = [
+        SimCamera(
+            name="cam",
+            root=str(args.data / "frames"),
+            write_path_template=args.id,
+            writer=DiskFullHDF5Writer,
+            shape=(16, 16),
+            exposure=0.1,
+        )
+    ]
+    if args.folder is not None:
+        cameras.append(
+            FolderCamera(
+                name="folder",
+                template=f"{args.folder}/frame_{{n:d}}.tiff",
+                mode="latest",
+                timeout=5,
+                settle_time=0.05,
+                state_file=args.data / "folder_camera.json",
+            )
+        )
     if store.exists(args.id):
-        plan = resume_timelapse(args.id, [camera], store=store)
+        plan = resume_timelapse(args.id, cameras, store=store)
     else:
         start = datetime.now(UTC) + timedelta(seconds=0.5)
         schedule = every(args.interval, count=args.slots, start=start)
         plan = timelapse(
-            [camera], schedule.to_dict(), timelapse_id=args.id, grace=args.grace, store=store
+            cameras, schedule.to_dict(), timelapse_id=args.id, grace=args.grace, store=store
         )
     engine(plan)
     while not sink.flush(timeout=5):
