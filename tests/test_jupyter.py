@@ -71,7 +71,6 @@ RE.subscribe(lambda name, doc: starts.__setitem__(doc["uid"], doc), "start")
 RE.subscribe(lambda name, doc: runs_of.__setitem__(doc["uid"], doc["run_start"]), "descriptor")
 RE.subscribe(lambda name, doc: frames_taken.setdefault(runs_of[doc["descriptor"]], doc["time"]), "event")
 RE.subscribe(lambda name, doc: print("stopped", len(frames_taken), flush=True), "stop")
-schedule = every(2.0, count=5, start=datetime.now(UTC) + timedelta(seconds=1))
 """
 
 REPORT = """
@@ -88,6 +87,7 @@ def test_interrupting_the_kernel_pauses_and_resume_continues_without_drift(kerne
     manager, client = kernel
     _execute(client, SETUP)
     running = client.execute(
+        "schedule = every(2.0, count=5, start=datetime.now(UTC) + timedelta(seconds=3))\n"
         "RE(timelapse([camera], schedule.to_dict(), timelapse_id='tl-interrupt'))"
     )
     _wait_for_output(client, running, "stopped 2")  # slots 0 and 1 are done
