@@ -96,14 +96,19 @@ def test_interrupting_the_kernel_pauses_and_resume_continues_without_drift(kerne
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "RunEngineInterrupted"
     assert _execute(client, "print(RE.state)").strip() == "paused"
+    time.sleep(1.5)  # stay paused: a timelapse that drifted would be 1.5 s late from here on
 
     _execute(client, "RE.resume()")
     report = json.loads(_execute(client, REPORT).strip().splitlines()[-1])
     assert report["status"] == "completed"
     assert report["slots"] == ["succeeded"] * 5
-    # Every frame, before and after the pause, was taken at its scheduled time.
-    assert len(report["late"]) == 5
-    assert all(0 <= late < 0.5 for late in report["late"]), report["late"]
+    # The pause holds at most the slot it overlaps (slot 2); the slots after it are on time
+    # again (within a second on a loaded machine): a timelapse that drifted would carry the
+    # 1.5 s of the pause into every later slot.
+    late = report["late"]
+    assert len(late) == 5
+    assert all(0 <= late[slot] < 1.0 for slot in (0, 1, 3, 4)), late
+    assert 0 <= late[2] < 2.5, late
 
 
 def _execute(client: BlockingKernelClient, code: str, timeout: float = 120) -> str:
