@@ -51,7 +51,23 @@ def test_the_plant_grows(scene):
 def test_frames_have_the_requested_format(shape, dtype):
     frame = GardenScene(FrameFormat(shape, np.dtype(dtype))).render(12 * HOUR)
     assert (frame.shape, frame.dtype) == (shape, np.dtype(dtype))
-    assert frame.flags.writeable
+
+
+def test_frames_are_read_only_so_a_shared_picture_cannot_be_changed():
+    scene = GardenScene(FrameFormat((64, 80), np.dtype("uint16")))
+    frame = scene.render(12 * HOUR)
+    with pytest.raises(ValueError, match="read-only"):
+        frame[0, 0] = 0
+    before = frame.copy()
+    np.testing.assert_array_equal(scene.render(12 * HOUR + 1.0), before)
+
+
+def test_the_picture_changes_when_the_sun_moves_a_pixel():
+    scene = GardenScene(FrameFormat((64, 80), np.dtype("uint16")))
+    seconds_per_pixel = scene.day_length / (2 * 80)
+    noon = scene.render(12 * HOUR)
+    assert scene.render(12 * HOUR + seconds_per_pixel / 4) is noon
+    assert not np.array_equal(scene.render(12 * HOUR + 2 * seconds_per_pixel), noon)
 
 
 @pytest.mark.parametrize("field", ["day_length", "growth_period"])

@@ -54,29 +54,44 @@ class GardenScene:
         object.__setattr__(self, "_horizon", int(self.frame_format.shape[0] * 0.8))
 
     def render(self, scene_time: float) -> np.ndarray:
-        """Return the frame seen at ``scene_time`` (seconds), in the scene's format."""
+        """Return the frame seen at ``scene_time`` (seconds), in the scene's format.
+
+        The frame is read-only. The picture changes in whole pixels (the sun moves a
+        pixel every ``day_length / (2 * width)`` seconds, the plant grows a pixel
+        every ``growth_period / (0.56 * height)``), so consecutive frames are often
+        the same picture: the last few pictures are kept and shared, and a frame
+        costs a lookup rather than a drawing until the picture changes.
+        """
         day_phase = (scene_time % self.day_length) / self.day_length
         elevation = math.sin(2 * math.pi * (day_phase - 0.25))  # noon at phase 0.5
         level = round(max(elevation, 0.0) ** 0.5 * (_BRIGHTNESS_LEVELS - 1))
-        frame = _background(self, level).copy()
-        if elevation > 0:
-            self._draw_sun(frame, day_phase, elevation)
-        self._draw_plant(frame, (scene_time % self.growth_period) / self.growth_period)
-        return frame
+        sun = self._sun_centre(day_phase, elevation) if elevation > 0 else None
+        growth = (scene_time % self.growth_period) / self.growth_period
+        return _picture(self, level, sun, int(growth * self._horizon * 0.7))
 
-    def _draw_sun(self, frame: np.ndarray, day_phase: float, elevation: float) -> None:
-        height, width = frame.shape[:2]
-        radius = max(1, min(height, width) // 16)
+    def _sun_centre(self, day_phase: float, elevation: float) -> tuple[int, int]:
+        width = self.frame_format.shape[1]
         # Sunrise at phase 0.25 on the left, sunset at 0.75 on the right.
         cx = int((day_phase - 0.25) * 2 * width)
-        cy = int(self._horizon - elevation * (self._horizon - 2 * radius))
-        _disc(frame, cy, cx, radius, self._colour(_SUN))
+        cy = int(self._horizon - elevation * (self._horizon - 2 * self._sun_radius))
+        return cy, cx
 
-    def _draw_plant(self, frame: np.ndarray, growth: float) -> None:
+    @property
+    def _sun_radius(self) -> int:
+        height, width = self.frame_format.shape[:2]
+        return max(1, min(height, width) // 16)
+
+    def _draw(self, level: int, sun: tuple[int, int] | None, stem_height: int) -> np.ndarray:
+        frame = _background(self, level).copy()
+        if sun is not None:
+            _disc(frame, *sun, self._sun_radius, self._colour(_SUN))
+        if stem_height >= 1:
+            self._draw_plant(frame, stem_height)
+        frame.setflags(write=False)
+        return frame
+
+    def _draw_plant(self, frame: np.ndarray, stem_height: int) -> None:
         width = frame.shape[1]
-        stem_height = int(growth * self._horizon * 0.7)
-        if stem_height < 1:
-            return
         colour = self._colour(_PLANT)
         cx, half = width // 2, max(1, width // 200)
         frame[self._horizon - stem_height : self._horizon, cx - half : cx + half + 1] = colour
@@ -88,6 +103,14 @@ class GardenScene:
 
     def _colour(self, rgb: np.ndarray) -> Any:
         return _to_pixels(rgb[np.newaxis, np.newaxis, :], self.frame_format)[0, 0]
+
+
+@lru_cache(maxsize=4)
+def _picture(
+    scene: GardenScene, level: int, sun: tuple[int, int] | None, stem_height: int
+) -> np.ndarray:
+    """The frame of a picture (brightness level, sun centre, stem height); cached."""
+    return scene._draw(level, sun, stem_height)
 
 
 @lru_cache(maxsize=2 * _BRIGHTNESS_LEVELS)
