@@ -91,15 +91,17 @@ def run_demo(
                 LocalTiled(data_dir / "tiled", readable_storage=[data_dir / "frames"])
             )
             client_factory: Callable[[], Any] = server.client
-            uri = server.uri
+            target = server.target
         else:
             connect(target)  # a clear error now if it is unreachable or refuses the key
-            client_factory, uri = partial(connect, target), target.uri
+            client_factory = partial(connect, target)
+        uri = target.uri
+        assert uri is not None
         start = datetime.now(UTC) + timedelta(seconds=0.5)
         schedule = every(interval, count=slots, start=start)
         engine = RunEngine({}, call_returns_result=True)
         install_commands(engine)
-        sink = TiledSink(data_dir / "journal", client_factory)
+        sink = TiledSink(data_dir / "journal", target)
         engine.subscribe(sink)
         scene_times: dict[str, float] = {}
         engine.subscribe(_scene_time_recorder(scene_times))

@@ -341,13 +341,15 @@ def _open(
     server: LocalTiled | None = None
     sink: TiledSink | None = None
     try:
-        server, client_factory, uri = _tiled(data_dir, frames, target)
+        server, client_factory, used = _tiled(data_dir, frames, target)
+        assert used.uri is not None
+        uri = used.uri
         client = client_factory()
         # RunEngine takes any mutable mapping as md (its hints say dict).
         metadata: Any = PersistentMetadata(data_dir / METADATA_FILE)
         engine: Any = RunEngine(metadata, call_returns_result=True)
         install_commands(engine)  # first: its hook must see each start before the others
-        sink = TiledSink(data_dir / "journal", client_factory)
+        sink = TiledSink(data_dir / "journal", used)
         bec = BestEffortCallback()
         if not plots:
             bec.disable_plots()
@@ -409,11 +411,11 @@ def _open(
 
 def _tiled(
     data_dir: Path, frames: Path, target: TiledTarget
-) -> tuple[LocalTiled | None, Callable[[], Any], str]:
-    """The server to use: (server started here or None, client factory, URI)."""
+) -> tuple[LocalTiled | None, Callable[[], Any], TiledTarget]:
+    """The server to use: (server started here or None, client factory, its target)."""
     if target.uri is not None:
         connect(target)  # a clear error now if it is unreachable or refuses the key
-        return None, partial(connect, target), target.uri
+        return None, partial(connect, target), target
     directory = data_dir / "tiled"
     found = find_local_tiled(directory)
     if found is None:
@@ -423,10 +425,10 @@ def _tiled(
         except ServerAlreadyRunning:  # another process is starting it right now
             found = _wait_for_local_tiled(directory)
         else:
-            return server, server.client, server.uri
+            return server, server.client, server.target
     assert found.uri is not None
     logger.info("using the embedded Tiled server another process runs at %s", found.uri)
-    return None, partial(connect, found, trust_env=False), found.uri
+    return None, partial(connect, found, trust_env=False), found
 
 
 def _wait_for_local_tiled(directory: Path) -> TiledTarget:

@@ -8,6 +8,7 @@ documents are still only in the journal.
 import argparse
 import sys
 import time
+from functools import partial
 
 from bluesky import RunEngine
 from bluesky.plans import count
@@ -15,6 +16,7 @@ from tiled.client import from_uri
 
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.tiled import TiledTarget
 
 
 def main():
@@ -26,9 +28,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--exposure", type=float, default=0.0)
+    parser.add_argument("--forward-in", default="process")
     args = parser.parse_args()
 
-    sink = TiledSink(args.journal, lambda: from_uri(args.uri, api_key=args.api_key))
+    if args.forward_in == "process":
+        sink = TiledSink(args.journal, TiledTarget(args.uri, args.api_key))
+        print(f"FORWARDER {sink._forwarder._process.pid}", flush=True)
+    else:
+        client = partial(from_uri, args.uri, api_key=args.api_key, trust_env=False)
+        sink = TiledSink(args.journal, client, forward_in="thread")
     engine = RunEngine({})
     engine.subscribe(sink)
     camera = SimCamera(

@@ -15,7 +15,6 @@ import argparse
 import errno
 import sys
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 from bluesky import RunEngine
@@ -25,7 +24,7 @@ from bluesky_timelapse.devices import FolderCamera, SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import every, install_commands, resume_timelapse, timelapse
 from bluesky_timelapse.storage import HDF5Writer
-from bluesky_timelapse.tiled import connect, tiled_settings
+from bluesky_timelapse.tiled import tiled_settings
 
 
 class DiskFullHDF5Writer(HDF5Writer):
@@ -54,11 +53,7 @@ def main() -> int:
     store = TimelapseStore(args.data / "timelapses")
     engine = RunEngine({})
     install_commands(engine)
-    sink = TiledSink(
-        args.data / "journal",
-        partial(connect, tiled_settings(args.tiled), trust_env=False),
-        retry_max=1.0,
-    )
+    sink = TiledSink(args.data / "journal", tiled_settings(args.tiled), retry_max=1.0)
     engine.subscribe(sink)
     slot_of_run: dict[str, int] = {}
 

@@ -12,7 +12,7 @@ from support import only
 def test_run_documents_round_trip_through_the_sink(
     RE, documents, local_server, data_dir, tmp_path
 ):
-    sink = TiledSink(tmp_path / "journal", local_server.client)
+    sink = TiledSink(tmp_path / "journal", local_server.target)
     RE.subscribe(sink)
     camera = SimCamera(
         name="cam",
@@ -42,7 +42,7 @@ def test_run_documents_round_trip_through_the_sink(
 
 def test_a_timelapse_through_the_sink_loads_whole(RE, local_server, data_dir, tmp_path):
     install_commands(RE)
-    sink = TiledSink(tmp_path / "journal", local_server.client)
+    sink = TiledSink(tmp_path / "journal", local_server.target)
     RE.subscribe(sink)
     camera = SimCamera(
         name="cam",

@@ -3,9 +3,9 @@
 bluesky-tiled-plugins' ``TiledWriter`` is synchronous: every request blocks the
 RunEngine, and an outage longer than its retries aborts the plan. ``TiledSink``
 puts a local journal between the two. The RunEngine's cost per document is one
-append to the run's journal file; a background thread feeds the journal to a
-``TiledWriter`` (its document-to-node mapping is used as is), retrying with
-backoff for as long as the server is away. Whatever happens to a run on the way
+append to the run's journal file; a forwarder in a process of its own (or on a
+thread) feeds the journal to a ``TiledWriter`` (its document-to-node mapping is
+used as is), retrying with backoff for as long as the server is away. Whatever happens to a run on the way
 (an outage mid-run, a crash of this process), it is sent again whole: the partial
 copy in Tiled is deleted first, so every run ends in Tiled exactly once, with its
 stop document.
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import random
 import threading
 import time
 import uuid
@@ -24,23 +22,27 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import httpx
 from filelock import FileLock, Timeout
 
-from ..persistence.atomic import atomic_write, make_private_directory
+from ..persistence.atomic import atomic_write
 from ..specs import SPEC_TO_MIMETYPE
-from .journal import SUFFIX, Entry, JournalReader, JournalSyncer, RunJournal, recover
-from .tiled_batches import FlushableTiledWriter
+from ..tiled.connect import TiledTarget
+from .forwarder_process import ForwarderProcess
+from .forwarding import Forwarder
+from .journal import SUFFIX, Entry, JournalSyncer, RunJournal, recover
 
 logger = logging.getLogger(__name__)
 
-MAX_REFUSALS = 3
-"""Times Tiled may refuse a run (a 4xx answer, a bad document) before it is set aside."""
-
 HEALTH_FILE = "health.json"
 """Where a sink publishes its health for other processes (``bluesky-timelapse status``)."""
+
+HEALTH_INTERVAL = 2.0
+"""Seconds between publications of the health (also published at once on every change of run)."""
+
+FORWARD_IN = ("process", "thread")
+"""Where a sink's forwarder may run."""
 
 ClientFactory = Callable[[], Any]
 
@@ -79,8 +81,8 @@ class _Run:
     path: Path
     journal: RunJournal | None  # None for a run recovered from an earlier process
     journaled_at: deque[float] = field(default_factory=deque)  # one per unsent document
+    acknowledged: int = 0  # documents Tiled has, counted since the run was last (re)sent
     stopped: bool = False
-    replay: bool = False  # a partial copy may be in Tiled: delete it before sending
 
 
 class TiledSink:
@@ -92,9 +94,12 @@ class TiledSink:
         Where the journal lives (one file per run); created 0700. One sink per
         directory at a time (a file lock says so).
     client
-        A Tiled client, or a callable returning one (called, and called again
-        after failures, on the forwarding thread, so an unreachable server at
-        start only delays forwarding).
+        Where to forward: a :class:`~bluesky_timelapse.tiled.TiledTarget` (URI and
+        API key; :attr:`LocalTiled.target <bluesky_timelapse.tiled.LocalTiled.target>`
+        for the embedded server), a Tiled client (its URI and key are used), or,
+        with ``forward_in="thread"`` only, a callable returning a client. The
+        forwarder connects itself, and again after failures, so an unreachable
+        server at start only delays forwarding.
     spec_to_mimetype
         Passed to ``TiledWriter``, on top of this package's own specs.
     batch_size
@@ -112,6 +117,11 @@ class TiledSink:
         its own: the RunEngine's thread only appends.
     retry_initial, retry_max
         Backoff between forwarding attempts after a failure (s).
+    forward_in
+        ``"process"`` (default): the forwarder runs in a child process that follows
+        the journal, so this process (the RunEngine's) spends no CPU on TiledWriter,
+        JSON and HTTP; it is restarted if it dies. ``"thread"``: on a thread of this
+        process (needed for a client factory).
 
     Raises
     ------
@@ -119,6 +129,9 @@ class TiledSink:
         If the journal directory cannot be written, before any run.
     RuntimeError
         If another sink (in this or another process) uses the directory.
+    ValueError
+        If an option is out of range, or ``client`` cannot be used where
+        ``forward_in`` says (the message names the value and what is allowed).
     """
 
     def __init__(
@@ -133,7 +146,13 @@ class TiledSink:
         fsync_interval: float = 1.0,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        forward_in: Literal["process", "thread"] = "process",
     ) -> None:
+        if forward_in not in FORWARD_IN:
+            raise ValueError(
+                f"forward_in {forward_in!r} is invalid; allowed: {', '.join(map(repr, FORWARD_IN))}"
+            )
+        target = _target_of(client) if forward_in == "process" else None
         self.directory = Path(journal_directory)
         _prepare_directory(self.directory)
         self._lock_file = FileLock(self.directory / ".lock", mode=0o600)
@@ -144,8 +163,6 @@ class TiledSink:
                 f"journal directory {str(self.directory)!r} is in use by another TiledSink; "
                 "give each sink (each RunEngine process) its own directory"
             ) from None
-        self._client_factory: ClientFactory = client if callable(client) else (lambda: client)
-        self._client: Any = None
         self.spec_to_mimetype = {**SPEC_TO_MIMETYPE, **(spec_to_mimetype or {})}
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r} is invalid; allowed: an integer >= 1")
@@ -166,7 +183,6 @@ class TiledSink:
 
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._new_documents = threading.Event()
         self._runs: dict[str, _Run] = {}
         self._pending: deque[str] = deque()  # run uids, in start order
         self._run_of: dict[str, str] = {}  # descriptor / resource uid -> run uid
@@ -175,10 +191,47 @@ class TiledSink:
         self._closing = False
         self._syncer = JournalSyncer()
         self._recover_journals()
-        self._thread = threading.Thread(
-            target=self._forward_forever, name="tiled-sink", daemon=True
+        report = _SinkReport(self)
+        self._thread: threading.Thread | None = None
+        self._forwarder: Forwarder | ForwarderProcess
+        if target is not None:
+            self._forwarder = ForwarderProcess(
+                {
+                    "directory": str(self.directory),
+                    "uri": target.uri,
+                    "api_key": target.api_key,
+                    "spec_to_mimetype": self.spec_to_mimetype,
+                    "batch_size": self.batch_size,
+                    "batch_interval": self.batch_interval,
+                    "retry_initial": self.retry_initial,
+                    "retry_max": self.retry_max,
+                },
+                report,
+                self._pending_runs,
+            )
+        else:
+            factory: ClientFactory = client if callable(client) else (lambda: client)
+            self._forwarder = Forwarder(
+                self.directory,
+                factory,
+                report,
+                spec_to_mimetype=self.spec_to_mimetype,
+                batch_size=self.batch_size,
+                batch_interval=self.batch_interval,
+                retry_initial=self.retry_initial,
+                retry_max=self.retry_max,
+            )
+            self._thread = threading.Thread(
+                target=self._forwarder.run_forever, name="tiled-sink", daemon=True
+            )
+            self._thread.start()
+        for uid in list(self._pending):
+            run = self._runs[uid]
+            self._forwarder.add_run(uid, run.path, replay=True, stopped=True)
+        self._publisher = threading.Thread(
+            target=self._publish_health, name="tiled-sink-health", daemon=True
         )
-        self._thread.start()
+        self._publisher.start()
 
     # -- the RunEngine's side ------------------------------------------------------
 
@@ -197,15 +250,23 @@ class TiledSink:
             )
             return
         # Only this thread writes the journal: no lock, so the forwarder never makes
-        # the RunEngine wait.
-        run.journal.append(name, doc)  # the stop document closes the journal
+        # the RunEngine wait. The document counts as unsent before the forwarder can
+        # see it, so its acknowledgement always finds it.
         run.journaled_at.append(time.time())
-        if name == "stop":
+        try:
+            run.journal.append(name, doc)  # the stop document closes the journal
+        except BaseException:
+            run.journaled_at.pop()
+            raise
+        if name == "start":
+            self._forwarder.add_run(run_uid, run.path, replay=False)
+        elif name == "stop":
             self._forget_routes(run_uid)
             with self._lock:
                 run.stopped = True
-                self._wake.notify_all()
-        self._new_documents.set()
+            self._forwarder.run_stopped(run_uid)
+        else:
+            self._forwarder.documents_added()
 
     def _route(self, name: str, doc: dict[str, Any]) -> str | None:
         if name == "start":
@@ -220,7 +281,6 @@ class TiledSink:
                 )
                 self._runs[uid] = _Run(uid, path, journal)
                 self._pending.append(uid)
-                self._wake.notify_all()  # an idle forwarder starts on the run at once
             return uid
         if name in ("descriptor", "resource", "stream_resource", "stop"):
             run_uid: str = doc["run_start"]
@@ -290,8 +350,13 @@ class TiledSink:
                 if run.journal is not None:
                     run.journal.close()
             self._wake.notify_all()
-        self._new_documents.set()
-        self._thread.join(timeout=max(timeout, 1.0))
+        if isinstance(self._forwarder, ForwarderProcess):
+            self._forwarder.close(timeout=max(timeout, 1.0))
+        else:
+            self._forwarder.close()
+            if self._thread is not None:
+                self._thread.join(timeout=max(timeout, 1.0))
+        self._publisher.join()
         self._syncer.close()
         self._write_health()
         self._lock_file.release()
@@ -316,7 +381,7 @@ class TiledSink:
                 self._append_abort_stop(path, uid)
                 entries.append(Entry("stop", {}))
             mtime = path.stat().st_mtime
-            run = _Run(uid, path, None, deque([mtime] * len(entries)), stopped=True, replay=True)
+            run = _Run(uid, path, None, deque([mtime] * len(entries)), stopped=True)
             self._runs[uid] = run
             self._pending.append(uid)
             logger.info("TiledSink: run %s (%d documents) will be sent again", uid, len(entries))
@@ -339,159 +404,92 @@ class TiledSink:
         journal.close()
         logger.warning("TiledSink: run %s had no stop document; closed it with 'abort'", run_uid)
 
-    # -- the forwarding thread -----------------------------------------------------
+    def _pending_runs(self) -> list[tuple[str, Path, bool]]:
+        """The runs not yet in Tiled, in order: ``(uid, journal path, stopped)``."""
+        with self._lock:
+            return [(uid, self._runs[uid].path, self._runs[uid].stopped) for uid in self._pending]
 
-    def _forward_forever(self) -> None:
-        failures = 0  # consecutive, for the backoff
-        refusals = 0  # consecutive errors of the server's making, for the current run
-        while True:
-            with self._lock:
-                while not self._pending and not self._closing:
-                    self._wake.wait(timeout=2.0)
-                    self._write_health_locked()
-                if self._closing:
-                    return
-                run = self._runs[self._pending[0]]
-            try:
-                self._forward(run)
-            except _Closing:
+    # -- what the forwarder reports ------------------------------------------------
+
+    def _acknowledged(self, run_uid: str, documents: int) -> None:
+        with self._lock:
+            run = self._runs.get(run_uid)
+            if run is None:
                 return
-            except Exception as error:
-                failures += 1
-                self._record_error(run, error, retrying=not _is_authentication_error(error))
-                self._write_health()
-                if _is_authentication_error(error):
-                    logger.error(
-                        "TiledSink: Tiled refused the API key (%s); forwarding stopped, the "
-                        "journal in %s keeps every document",
-                        error,
-                        self.directory,
-                    )
-                    return
-                if not _is_transient(error):
-                    refusals += 1
-                    if refusals >= MAX_REFUSALS:
-                        self._set_aside(run, error)
-                        refusals = 0
-                        continue
-                delay = min(self.retry_max, self.retry_initial * 2 ** min(failures, 16))
-                with self._lock:
-                    self._wake.wait_for(
-                        lambda: self._closing, timeout=delay * random.uniform(0.5, 1)
-                    )
-                continue
-            failures = refusals = 0
-            self._done(run)
-            run.path.unlink(missing_ok=True)
-            self._write_health()
+            for _ in range(min(documents, len(run.journaled_at))):
+                run.journaled_at.popleft()
+            run.acknowledged += documents
 
-    def _done(self, run: _Run) -> None:
+    def _unacknowledged(self, run_uid: str) -> None:
         with self._lock:
-            self._pending.popleft()
-            del self._runs[run.uid]
-            self._last_error = None
-            self._wake.notify_all()
+            run = self._runs.get(run_uid)
+            if run is not None:  # those documents count as unsent again
+                run.journaled_at.extendleft([time.time()] * run.acknowledged)
+                run.acknowledged = 0
 
-    def _set_aside(self, run: _Run, error: Exception) -> None:
-        """A run Tiled keeps refusing (not an outage): move its journal aside, go on."""
-        failed = make_private_directory(self.directory / "refused")
-        self._done(run)
-        run.path.replace(failed / run.path.name)
+    def _connected_again(self) -> None:
         with self._lock:
-            self._last_error = f"run {run.uid} refused by Tiled {MAX_REFUSALS} times: {error}"
-        logger.error(
-            "TiledSink: Tiled refused run %s %d times (%s); its journal is kept in %s and "
-            "the next runs go on",
-            run.uid,
-            MAX_REFUSALS,
-            error,
-            failed,
-        )
-
-    def _forward(self, run: _Run) -> None:
-        client = self._connect()
-        if run.replay:
-            _delete_run(client, run.uid)
-        writer = FlushableTiledWriter(
-            client, spec_to_mimetype=self.spec_to_mimetype, batch_size=self.batch_size
-        )
-        reader = JournalReader(run.path)
-        fed = sent = 0  # fed to the writer; sent: also written (acknowledged) by Tiled
-        flushed_at = -math.inf  # time.monotonic() of the last partial batch written
-        try:
-            while True:
-                for entry in reader.read():
-                    writer(entry.name, entry.doc)
-                    fed += 1
-                    self._connected = True
-                    if entry.name == "stop":  # TiledWriter writes what is left
-                        sent = self._acknowledge(run, fed, sent)
-                        return
-                # Caught up with the journal: write the partial batch, unless one was
-                # written less than batch_interval ago (then what comes meanwhile
-                # joins it), so batches form only while documents keep coming.
-                wait = 0.5
-                if fed > sent:
-                    wait = flushed_at + self.batch_interval - time.monotonic()
-                    if wait <= 0:
-                        writer.flush()
-                        sent = self._acknowledge(run, fed, sent)
-                        flushed_at, wait = time.monotonic(), 0.5
-                if self._closing:
-                    raise _Closing
-                if not run.stopped:
-                    self._new_documents.wait(timeout=wait)
-                    self._new_documents.clear()
-        except BaseException:
-            with self._lock:  # those documents count as unsent again
-                run.journaled_at.extendleft([time.time()] * sent)
-                run.replay = True
-            raise
-        finally:
-            reader.close()
-
-    @staticmethod
-    def _acknowledge(run: _Run, fed: int, sent: int) -> int:
-        """Count the documents fed since ``sent`` as written; return the new ``sent``."""
-        for _ in range(fed - sent):
-            run.journaled_at.popleft()  # deque operations are atomic
-        return fed
-
-    def _connect(self) -> Any:
-        if self._client is None:
-            self._client = self._client_factory()
             self._connected = True
-        return self._client
 
-    def _record_error(self, run: _Run, error: Exception, *, retrying: bool) -> None:
-        message = f"{type(error).__name__}: {error}"
+    def _failed(self, message: str) -> None:
         with self._lock:
-            first = self._last_error is None
             self._last_error = message
             self._connected = False
-            self._client = None  # connect afresh
-        if not retrying:
-            return
-        log = logger.warning if first else logger.debug
-        log(
-            "TiledSink: could not send run %s to Tiled (%s); it stays in the journal at %s "
-            "and is sent again, whole, when Tiled answers",
-            run.uid,
-            message,
-            self.directory,
-        )
+        self._write_health()
+
+    def _finished(self, run_uid: str, error: str | None) -> None:
+        """The run is in Tiled (``error`` None) or set aside: no longer pending."""
+        with self._lock:
+            if run_uid in self._runs:
+                self._pending.remove(run_uid)
+                del self._runs[run_uid]
+            self._last_error = error
+            self._wake.notify_all()
+        self._write_health()
+
+    def _publish_health(self) -> None:
+        """Publish the health every :data:`HEALTH_INTERVAL` seconds until closed."""
+        while True:
+            with self._lock:
+                if self._wake.wait_for(lambda: self._closing, timeout=HEALTH_INTERVAL):
+                    return
+            try:
+                self._write_health()
+            except OSError as err:  # a full disk must not end the publishing
+                logger.warning("TiledSink: cannot publish the health: %s", err)
 
     def _write_health(self) -> None:
         with self._lock:
-            self._write_health_locked()
-
-    def _write_health_locked(self) -> None:
-        data = json.dumps(asdict(self._measure())).encode()
+            data = json.dumps(asdict(self._measure())).encode()
         atomic_write(self.directory / HEALTH_FILE, data, durable=False)
 
 
-class _Closing(Exception):
-    """The sink is closing while a run is being forwarded."""
+class _SinkReport:
+    """The :class:`~.forwarding.ForwardingReport` of a :class:`TiledSink`."""
+
+    def __init__(self, sink: TiledSink) -> None:
+        self._sink = sink
+
+    def acknowledged(self, run_uid: str, documents: int) -> None:
+        self._sink._acknowledged(run_uid, documents)
+
+    def unacknowledged(self, run_uid: str) -> None:
+        self._sink._unacknowledged(run_uid)
+
+    def connected(self) -> None:
+        self._sink._connected_again()
+
+    def failed(self, message: str) -> None:
+        self._sink._failed(message)
+
+    def done(self, run_uid: str) -> None:
+        self._sink._finished(run_uid, None)
+
+    def set_aside(self, run_uid: str, message: str) -> None:
+        self._sink._finished(run_uid, message)
+
+    def stopped(self, message: str) -> None:
+        self._sink._failed(message)
 
 
 def _first(times: deque[float]) -> float | None:
@@ -511,36 +509,24 @@ def read_health(journal_directory: Path | str) -> SinkHealth | None:
         return None
 
 
-def _delete_run(client: Any, uid: str) -> None:
-    """Delete what an earlier attempt left of run ``uid`` in Tiled (files stay on disk)."""
-    try:
-        node = client[uid]
-    except KeyError:
-        return
-    node.delete(recursive=True, external_only=False)
-    logger.info("TiledSink: deleted the partial copy of run %s in Tiled to send it whole", uid)
-
-
-def _status_code(error: Exception) -> int | None:
-    response = getattr(error, "response", None)
-    code = getattr(response, "status_code", None)
-    return code if isinstance(code, int) else None
-
-
-def _is_authentication_error(error: Exception) -> bool:
-    """Whether Tiled refused our credentials (retrying would not help)."""
-    if _status_code(error) in (401, 403):
-        return True
-    # A rejected key leaves the client unauthenticated, which tiled reports so:
-    return isinstance(error, RuntimeError) and "requires API key authentication" in str(error)
-
-
-def _is_transient(error: Exception) -> bool:
-    """An outage (no connection, timeout, server error), as opposed to a refusal."""
-    if isinstance(error, httpx.TransportError | OSError | TimeoutError):
-        return True
-    code = _status_code(error)
-    return code is not None and (code >= 500 or code in (408, 429))
+def _target_of(client: Any) -> TiledTarget:
+    """Where a forwarding process connects to: ``client`` as a target, or its URI and key."""
+    if isinstance(client, TiledTarget):
+        if client.uri is None:
+            raise ValueError(
+                f"client {client!r} has no URI; a forwarding process needs one (for the "
+                "embedded server: LocalTiled(...).target)"
+            )
+        return client
+    uri = getattr(client, "uri", None)
+    context = getattr(client, "context", None)
+    if not isinstance(uri, str) or context is None:
+        raise ValueError(
+            f"client {client!r} is neither a TiledTarget nor a Tiled client; allowed: a "
+            "TiledTarget or a Tiled client, or a callable returning a client with "
+            "forward_in='thread'"
+        )
+    return TiledTarget(uri, getattr(context, "api_key", None))
 
 
 def _prepare_directory(directory: Path) -> None:
