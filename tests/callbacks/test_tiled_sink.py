@@ -358,12 +358,14 @@ def test_events_are_readable_while_the_run_is_open_whatever_the_batch_size(
 def test_batch_size_must_be_a_positive_integer(tmp_path, batch_size):
     with pytest.raises(ValueError, match=f"batch_size {batch_size!r} is invalid; allowed"):
         TiledSink(tmp_path / "journal", NOWHERE, batch_size=batch_size)
+    assert not (tmp_path / "journal").exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize("batch_interval", [-0.1, 61, "0.2", True])
 def test_batch_interval_must_be_seconds_up_to_a_minute(tmp_path, batch_interval):
     with pytest.raises(ValueError, match=f"batch_interval {batch_interval!r} is invalid; allowed"):
         TiledSink(tmp_path / "journal", NOWHERE, batch_interval=batch_interval)
+    assert not (tmp_path / "journal").exists()
 
 
 @pytest.mark.parametrize("forward_in", ["child", "", None])

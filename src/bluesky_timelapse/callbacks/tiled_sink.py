@@ -153,16 +153,6 @@ class TiledSink:
                 f"forward_in {forward_in!r} is invalid; allowed: {', '.join(map(repr, FORWARD_IN))}"
             )
         target = _target_of(client) if forward_in == "process" else None
-        self.directory = Path(journal_directory)
-        _prepare_directory(self.directory)
-        self._lock_file = FileLock(self.directory / ".lock", mode=0o600)
-        try:
-            self._lock_file.acquire(timeout=0)
-        except Timeout:
-            raise RuntimeError(
-                f"journal directory {str(self.directory)!r} is in use by another TiledSink; "
-                "give each sink (each RunEngine process) its own directory"
-            ) from None
         self.spec_to_mimetype = {**SPEC_TO_MIMETYPE, **(spec_to_mimetype or {})}
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r} is invalid; allowed: an integer >= 1")
@@ -180,6 +170,16 @@ class TiledSink:
         self.fsync_interval = fsync_interval
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        self.directory = Path(journal_directory)
+        _prepare_directory(self.directory)
+        self._lock_file = FileLock(self.directory / ".lock", mode=0o600)
+        try:
+            self._lock_file.acquire(timeout=0)
+        except Timeout:
+            raise RuntimeError(
+                f"journal directory {str(self.directory)!r} is in use by another TiledSink; "
+                "give each sink (each RunEngine process) its own directory"
+            ) from None
 
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
