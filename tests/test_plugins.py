@@ -40,7 +40,7 @@ def test_the_package_registers_its_camera_and_writers():
 
 def test_a_broken_plugin_is_reported_by_name_and_the_others_load(third_party, caplog):
     with caplog.at_level(logging.WARNING, logger="bluesky_timelapse.plugins"):
-        loaded, broken = plugins.load_all(plugins.DEVICES)
+        loaded, broken = plugins.load_plugins(plugins.DEVICES)
     assert loaded["SimCamera"] is SimCamera
     assert loaded["GoodCam"].__name__ == "GoodCam"
     (failure,) = broken
@@ -52,12 +52,12 @@ def test_a_broken_plugin_is_reported_by_name_and_the_others_load(third_party, ca
 
 def test_loading_one_broken_plugin_says_which_and_why(third_party):
     with pytest.raises(ImportError, match=r"device 'BrokenCam' .*from thirdcam\) failed to load"):
-        plugins.load(plugins.DEVICES, "BrokenCam")
+        plugins.load_plugin(plugins.DEVICES, "BrokenCam")
 
 
 def test_unknown_names_and_groups_list_what_is_allowed():
     with pytest.raises(ValueError, match=r"unknown device 'Nope'; allowed: .*SimCamera"):
-        plugins.load(plugins.DEVICES, "Nope")
+        plugins.load_plugin(plugins.DEVICES, "Nope")
     with pytest.raises(ValueError, match="unknown entry point group 'cameras'; allowed: "):
         plugins.available("cameras")
 
@@ -65,6 +65,6 @@ def test_unknown_names_and_groups_list_what_is_allowed():
 def test_the_package_registers_its_plans():
     from bluesky_timelapse.plans import resume_timelapse, timelapse
 
-    plans = plugins.load_all(plugins.PLANS)[0]
+    plans = plugins.load_plugins(plugins.PLANS)[0]
     assert plans["timelapse"] is timelapse
     assert plans["resume_timelapse"] is resume_timelapse

@@ -75,7 +75,7 @@ def available(group: str) -> list[Plugin]:
     return sorted(plugins.values(), key=lambda plugin: plugin.name)
 
 
-def load_all(group: str) -> tuple[dict[str, Any], list[BrokenPlugin]]:
+def load_plugins(group: str) -> tuple[dict[str, Any], list[BrokenPlugin]]:
     """Load every plugin of ``group``.
 
     Returns
@@ -103,7 +103,7 @@ def load_all(group: str) -> tuple[dict[str, Any], list[BrokenPlugin]]:
     return loaded, broken
 
 
-def load(group: str, name: str) -> Any:
+def load_plugin(group: str, name: str) -> Any:
     """Load the plugin ``name`` of ``group``.
 
     Raises

@@ -34,23 +34,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from . import plugins
 from .locations import default_data_dir
 from .persistence import validate_timelapse_id
-from .plans import TimelapseOptions, parse_duration, resolve_plan, schedule_from_spec
+from .plans import TimelapseOptions, schedule_from_spec
 from .suspenders import SpaceThreshold
 
 __all__ = [
@@ -81,16 +79,6 @@ class ConfigError(ValueError):
             for line, message in self.problems
         ]
         super().__init__("\n".join(lines))
-
-
-def _seconds(value: Any) -> Any:
-    if isinstance(value, str):
-        return parse_duration(value)
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0, allow_inf_nan=False)]
-"""Seconds >= 0, as a number or a duration such as ``"90s"`` or ``"1h30m"``."""
 
 
 class _Section(BaseModel):
@@ -127,38 +115,16 @@ class CameraConfig(BaseModel):
         return {"name": self.name, **(self.model_extra or {})}
 
 
-class TimelapseConfig(_Section):
-    """The options of :func:`~bluesky_timelapse.plans.timelapse`."""
+class TimelapseConfig(TimelapseOptions):
+    """The options of :func:`~bluesky_timelapse.plans.timelapse`, an id and metadata."""
 
-    plan: str = "count"
-    plan_kwargs: dict[str, Any] = Field(default_factory=dict)
-    grace: Seconds = 60.0
-    missed: Literal["skip", "catch_up", "run_all"] = "skip"
-    lead: Seconds = 0.5
-    warmup: Seconds = 0.0
-    warmup_plan: str | None = None
-    standby_threshold: Seconds | None = None
-    standby_plan: str | None = None
-    on_failure: Literal["continue", "stop"] = "continue"
     timelapse_id: str | None = None
     md: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("plan", "warmup_plan", "standby_plan")
-    @classmethod
-    def _plan_exists(cls, value: str | None) -> str | None:
-        if value is not None:
-            resolve_plan(value, field="plan")
-        return value
 
     @field_validator("timelapse_id")
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
         return None if value is None else validate_timelapse_id(value)
-
-    def options(self) -> TimelapseOptions:
-        """The options as the plan checks them."""
-        fields = self.model_dump(exclude={"timelapse_id", "md"})
-        return TimelapseOptions(**fields)
 
 
 class StorageConfig(_Section):
@@ -213,11 +179,6 @@ class RunConfig(_Section):
         if twice:
             raise ValueError(f"camera names must differ; given more than once: {twice}")
         return value
-
-    @model_validator(mode="after")
-    def _options(self) -> RunConfig:
-        self.timelapse.options()  # anything TimelapseOptions refuses, refused now
-        return self
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -404,7 +365,7 @@ def _build_camera(
 ) -> Any:
     where: Loc = ("cameras", index)
     try:
-        factory = plugins.load(plugins.DEVICES, camera.class_)
+        factory = plugins.load_plugin(plugins.DEVICES, camera.class_)
     except (ValueError, ImportError) as err:
         raise ConfigError(
             source, [(_line(root, (*where, "class")), f"{_key_path(where)}.class: {err}")]

@@ -47,7 +47,7 @@ from .locations import default_data_dir, use_session_data_dir
 from .persistence import PersistentMetadata
 from .persistence.atomic import make_private_directory
 from .plans import install_commands
-from .plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_all
+from .plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_plugins
 from .suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
 from .tiled import (
     LocalTiled,
@@ -486,7 +486,7 @@ def _namespace(session: Session) -> tuple[dict[str, Any], list[BrokenPlugin]]:
     namespace: dict[str, Any] = {}
     broken: list[BrokenPlugin] = []
     for group in (DEVICES, PLANS, CALLBACKS):
-        loaded, failed = load_all(group)
+        loaded, failed = load_plugins(group)
         namespace.update(loaded)
         broken.extend(failed)
     namespace.update(

@@ -33,7 +33,7 @@ def main():
 
     if args.forward_in == "process":
         sink = TiledSink(args.journal, TiledTarget(args.uri, args.api_key))
-        print(f"FORWARDER {sink._forwarder._process.pid}", flush=True)
+        print(f"FORWARDER {sink._forwarder.pid}", flush=True)
     else:
         client = partial(from_uri, args.uri, api_key=args.api_key, trust_env=False)
         sink = TiledSink(args.journal, client, forward_in="thread")

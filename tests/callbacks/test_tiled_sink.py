@@ -401,7 +401,7 @@ def test_a_killed_forwarding_process_is_replaced_and_its_run_sent_whole(
     killed = {}
 
     def kill_the_forwarder_once_rows_arrive(uid):
-        first = psutil.Process(sink._forwarder._process.pid)
+        first = psutil.Process(sink._forwarder.pid)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -426,8 +426,9 @@ def test_a_killed_forwarding_process_is_replaced_and_its_run_sent_whole(
 
     RE(plan())
     assert sink.flush(120)
-    replacement = sink._forwarder._process.pid
+    replacement = sink._forwarder.pid
     sink.close()
+    assert replacement is not None
     assert replacement != killed["pid"]
     (uid,) = {doc["uid"] for doc in only(documents, "start")}
     client = server.client()

@@ -294,4 +294,4 @@ def test_the_devices_package_imports_without_opencv():
 
 
 def test_the_camera_is_registered_as_a_device_plugin():
-    assert plugins.load(plugins.DEVICES, "OpenCVCamera") is OpenCVCamera
+    assert plugins.load_plugin(plugins.DEVICES, "OpenCVCamera") is OpenCVCamera

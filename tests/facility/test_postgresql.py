@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bluesky_timelapse.persistence import TimelapseStore
-from bluesky_timelapse.tiled import list_timelapses
+from bluesky_timelapse.tiled import catalog_timelapses
 from facility.postgres import Cluster, find_program
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
@@ -96,7 +96,7 @@ def test_three_rigs_share_a_tiled_with_a_postgresql_catalog(tmp_path, postgres, 
         assert len(succeeded) == SLOTS, Counter(record.status for record in state.slots)
         assert {slot for (tid, slot) in per_slot if tid == name} == succeeded
 
-    listed = {entry["timelapse_id"]: entry for entry in list_timelapses(client)}
+    listed = {entry["timelapse_id"]: entry for entry in catalog_timelapses(client)}
     assert set(listed) == set(RIGS)
     assert all(listed[name]["runs"] == listed[name]["succeeded"] == SLOTS for name in RIGS)
     # A frame of each rig reads back through the shared server.

@@ -295,7 +295,7 @@ def test_bad_arguments_are_refused_at_construction(tmp_path, kwargs, message):
 
 
 def test_the_camera_is_registered_as_a_device_plugin():
-    assert plugins.load(plugins.DEVICES, "AsyncFolderCamera") is AsyncFolderCamera
+    assert plugins.load_plugin(plugins.DEVICES, "AsyncFolderCamera") is AsyncFolderCamera
 
 
 def test_a_timelapse_takes_one_new_file_per_slot(RE, documents, tmp_path):

@@ -281,7 +281,7 @@ def test_the_async_devices_package_imports_without_opencv():
 
 
 def test_the_camera_is_registered_as_a_device_plugin():
-    assert plugins.load(plugins.DEVICES, "AsyncOpenCVCamera") is AsyncOpenCVCamera
+    assert plugins.load_plugin(plugins.DEVICES, "AsyncOpenCVCamera") is AsyncOpenCVCamera
 
 
 def test_a_timelapse_of_the_async_camera_reads_the_next_frame_each_slot(

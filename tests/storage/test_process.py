@@ -89,8 +89,8 @@ def test_a_killed_child_fails_the_next_frame(tmp_path, process):
     writer = ProcessWriter("npy", process=process)
     writer.open(tmp_path, "cam")
     writer.append(np.zeros((4, 5), np.uint16))
-    os.kill(process._process.pid, signal.SIGKILL)
-    process._process.wait()
+    os.kill(process.pid, signal.SIGKILL)
+    process._child.wait()
     with pytest.raises(RuntimeError, match="the writer process exited"):
         for _ in range(20):
             writer.append(np.zeros((4, 5), np.uint16))
@@ -118,9 +118,10 @@ def test_sim_camera_with_a_writer_process_in_a_run_keeps_the_child_across_stages
         write_process=True,
     )
     RE(count([camera], num=5))
-    child = camera._writer_process._process.pid
+    child = camera._writer_process.pid
+    assert child is not None
     RE(count([camera], num=3))
-    assert camera._writer_process._process.pid == child
+    assert camera._writer_process.pid == child
     validate(documents)
     first, second = only(documents, "resource")
     assert read_frames_from_resource(first, 5).shape == (5, 8, 8)

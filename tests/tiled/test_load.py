@@ -23,7 +23,7 @@ from tiled.structures.core import Spec
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.plans import Schedule, every, timelapse
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
-from bluesky_timelapse.tiled.load import list_timelapses, load
+from bluesky_timelapse.tiled import catalog_timelapses, load
 from support import Documents, FlakyCamera, only
 
 SHAPE = (24, 32)
@@ -277,7 +277,7 @@ def test_two_timelapses_in_one_catalog_are_kept_apart_and_listed(
     produced = other.frames()
     np.testing.assert_array_equal(other_frames.values, np.stack([produced[0], produced[1]]))
 
-    listed = {entry["timelapse_id"]: entry for entry in list_timelapses(tiled_client)}
+    listed = {entry["timelapse_id"]: entry for entry in catalog_timelapses(tiled_client)}
     for recorded, runs in ((grey, 5), (other, 2)):
         slots = list(recorded.schedule.slots())
         assert listed[recorded.timelapse_id] == {
@@ -294,7 +294,7 @@ def test_two_timelapses_in_one_catalog_are_kept_apart_and_listed(
         raise httpx.HTTPStatusError("405", request=request, response=response)
 
     monkeypatch.setattr(tiled_client, "distinct", no_distinct)
-    assert {entry["timelapse_id"]: entry for entry in list_timelapses(tiled_client)} == listed
+    assert {entry["timelapse_id"]: entry for entry in catalog_timelapses(tiled_client)} == listed
 
 
 def test_a_catalog_of_bluesky_runs_is_read_the_same_way(
@@ -309,7 +309,7 @@ def test_a_catalog_of_bluesky_runs_is_read_the_same_way(
     frames = load(catalog, "in-catalog")
     produced = recorded.frames()
     np.testing.assert_array_equal(frames.values, np.stack([produced[0], produced[1]]))
-    (listed,) = list_timelapses(catalog)
+    (listed,) = catalog_timelapses(catalog)
     assert (listed["timelapse_id"], listed["runs"]) == ("in-catalog", 2)
 
 

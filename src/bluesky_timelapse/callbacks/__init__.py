@@ -7,27 +7,15 @@
 - :class:`LivePreview`: the latest frame, read from its file, drawn with matplotlib.
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .journal import Entry, RunJournal, recover
     from .preview import LivePreview
     from .progress import TimelapseProgress
     from .tiled_sink import SinkHealth, TiledSink, read_health
-
-_MODULE_OF = {
-    "Entry": "journal",
-    "RunJournal": "journal",
-    "recover": "journal",
-    "LivePreview": "preview",
-    "TimelapseProgress": "progress",
-    "SinkHealth": "tiled_sink",
-    "TiledSink": "tiled_sink",
-    "read_health": "tiled_sink",
-}
-"""Where each name lives: imported on first use, so a sink's forwarding process
-imports what forwarding needs and not the display callbacks."""
 
 __all__ = [
     "Entry",
@@ -40,11 +28,18 @@ __all__ = [
     "recover",
 ]
 
-
-def __getattr__(name: str) -> object:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+# Imported on first use: a sink's forwarding process imports what forwarding
+# needs and not the display callbacks.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "Entry": ".journal",
+        "RunJournal": ".journal",
+        "recover": ".journal",
+        "LivePreview": ".preview",
+        "TimelapseProgress": ".progress",
+        "SinkHealth": ".tiled_sink",
+        "TiledSink": ".tiled_sink",
+        "read_health": ".tiled_sink",
+    },
+)

@@ -21,20 +21,19 @@ runs again whole.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from filelock import FileLock
 
+from .._child import JsonLinesChild, Message, parent_pipe
 from .forwarding import Forwarder, ForwardingReport
 
 logger = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ class ForwarderProcess:
         self._report = report
         self._pending_runs = pending_runs
         self._lock = threading.Lock()  # the pipe to the child, and the child itself
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: JsonLinesChild | None = None
         self._closing = False
         self._stopped = False  # the child reported that forwarding ended for good
         self._restarts = 0  # quick deaths in a row, for the backoff
@@ -106,75 +105,57 @@ class ForwarderProcess:
         """Ask the child to stop after its current request; kill it after ``timeout``."""
         with self._lock:
             self._closing = True
-            process, self._process = self._process, None
-        if process is None:
-            return
-        assert process.stdin is not None
-        try:
-            process.stdin.write(b'{"op": "close"}\n')
-            process.stdin.close()
-            process.wait(timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
+            child, self._child = self._child, None
+        if child is not None:
+            child.close({"op": "close"}, timeout)
+
+    @property
+    def pid(self) -> int | None:
+        """The forwarding child's process id while it runs."""
+        child = self._child
+        return child.pid if child is not None and child.running else None
 
     # -- the child, from here ----------------------------------------------------------
 
     def _start(self) -> None:
         """Start a child and give it its settings (with ``self._lock`` held)."""
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from bluesky_timelapse.callbacks.forwarder_process import main; main()",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+        started = time.monotonic()
+        child = JsonLinesChild(
+            "bluesky_timelapse.callbacks.forwarder_process:main",
+            self._received,
+            on_exit=lambda code: self._exited(child, code, started),
+            name="tiled-forwarder-reports",
         )
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(self._settings).encode() + b"\n")
-        process.stdin.flush()
-        self._process = process
-        threading.Thread(
-            target=self._read, args=(process, time.monotonic()), name="tiled-forwarder-reports",
-            daemon=True,
-        ).start()  # fmt: skip
+        child.start(self._settings)
+        self._child = child
 
     def _send(self, message: dict[str, Any]) -> None:
         with self._lock:
             self._write(message)
 
     def _write(self, message: dict[str, Any]) -> None:
-        """Send ``message`` to the child (with ``self._lock`` held)."""
-        process = self._process
-        if process is None or process.stdin is None:
-            return  # closing, or restarting: the restart sends every pending run
-        try:
-            process.stdin.write(json.dumps(message).encode() + b"\n")
-            process.stdin.flush()
-        except OSError:
-            pass  # the child died: its reports' reader restarts it
+        """Send ``message`` to the child (with ``self._lock`` held).
 
-    def _read(self, process: subprocess.Popen[bytes], started: float) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                logger.warning("TiledSink: the forwarding process said %r", line[:200])
-                continue
-            if "log" in message:
-                name, level, text = message["log"]
-                logging.getLogger(name).log(level, "%s", text)
-            elif message.get("report") in REPORTS:
-                if message["report"] == "stopped":
-                    self._stopped = True
-                getattr(self._report, message["report"])(*message["args"])
-        code = process.wait()
+        Nothing is sent while closing or restarting, nor to a dead child: the
+        restart sends every pending run.
+        """
+        if self._child is not None:
+            self._child.send(message)
+
+    def _received(self, message: dict[str, Any]) -> None:
+        if "log" in message:
+            name, level, text = message["log"]
+            logging.getLogger(name).log(level, "%s", text)
+        elif message.get("report") in REPORTS:
+            if message["report"] == "stopped":
+                self._stopped = True
+            getattr(self._report, message["report"])(*message["args"])
+
+    def _exited(self, child: JsonLinesChild, code: int, started: float) -> None:
         with self._lock:
-            if self._closing or self._stopped or self._process is not process:
+            if self._closing or self._stopped or self._child is not child:
                 return
-            self._process = None
+            self._child = None
         self._restart(code, started)
 
     def _restart(self, code: int, started: float) -> None:
@@ -208,17 +189,10 @@ class ForwarderProcess:
 
 
 class _PipeReport:
-    """A :class:`~.forwarding.ForwardingReport` that writes each call to the sink's pipe."""
+    """A :class:`~.forwarding.ForwardingReport` that sends each call to the sink."""
 
-    def __init__(self, replies: IO[bytes]) -> None:
-        self._replies = replies
-        self._lock = threading.Lock()
-
-    def send(self, message: dict[str, Any]) -> None:
-        line = json.dumps(message).encode() + b"\n"
-        with self._lock:
-            self._replies.write(line)
-            self._replies.flush()
+    def __init__(self, reply: Callable[[Message], None]) -> None:
+        self.send = reply
 
     def __getattr__(self, name: str) -> Any:
         if name not in REPORTS:
@@ -241,16 +215,16 @@ class _PipeLogHandler(logging.Handler):
 
 
 def _client(uri: str, api_key: str | None) -> Any:
-    from ..tiled.connect import TiledTarget, connect
+    from ..tiled._connect import connect
+    from ..tiled._target import TiledTarget
 
     loopback = urlsplit(uri).hostname in ("127.0.0.1", "localhost", "::1")
     return connect(TiledTarget(uri, api_key), trust_env=not loopback)
 
 
-def _follow(requests: IO[bytes], forwarder: Forwarder) -> None:
+def _follow(requests: Iterator[Message], forwarder: Forwarder) -> None:
     """Apply the sink's messages; exit at once if the sink's end of the pipe closes."""
-    for line in requests:
-        message = json.loads(line)
+    for message in requests:
         op = message["op"]
         if op == "run":
             forwarder.add_run(
@@ -269,10 +243,9 @@ def _follow(requests: IO[bytes], forwarder: Forwarder) -> None:
 
 def main() -> None:
     """The child: read the settings, take the directory's lock, forward until told to stop."""
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # the pipe to the sink carries the protocol only
-    settings = json.loads(requests.readline())
-    report = _PipeReport(replies)
+    requests, reply = parent_pipe()
+    settings = next(requests)
+    report = _PipeReport(reply)
     package_logger = logging.getLogger("bluesky_timelapse")
     package_logger.addHandler(_PipeLogHandler(report))
     package_logger.setLevel(logging.INFO)

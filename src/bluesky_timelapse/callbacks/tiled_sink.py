@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 
 from ..persistence.atomic import atomic_write
 from ..specs import SPEC_TO_MIMETYPE
-from ..tiled.connect import TiledTarget
+from ..tiled._target import TiledTarget
 from .forwarder_process import ForwarderProcess
 from .forwarding import Forwarder
 from .journal import SUFFIX, Entry, JournalSyncer, RunJournal, recover

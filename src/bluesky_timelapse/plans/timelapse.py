@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -23,12 +22,13 @@ import bluesky.plans
 import bluesky.preprocessors as bpp
 from bluesky.protocols import Readable
 from bluesky.utils import InvalidCommand, Msg, MsgGenerator, RunEngineControlException, single_gen
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .. import plugins
 from ..persistence import TimelapseState, TimelapseStore
 from ..suspenders import suspension_log
 from .runs import close_orphaned_run, run_tracker, watch_runs
-from .schedule import Schedule, Slot, schedule_from_spec
+from .schedule import Schedule, Slot, parse_duration, schedule_from_spec
 from .stubs import wait_until
 
 logger = logging.getLogger(__name__)
@@ -41,66 +41,111 @@ MISSED_POLICIES: tuple[str, ...] = get_args(MissedPolicy)
 FAILURE_POLICIES: tuple[str, ...] = get_args(FailurePolicy)
 
 
-@dataclass(frozen=True)
-class TimelapseOptions:
+class TimelapseOptions(BaseModel):
     """How a timelapse runs; stored with it, so a resume runs the same way.
 
-    Attributes
-    ----------
-    plan, plan_kwargs
-        The inner plan's name and its keyword arguments; called as
-        ``plan(detectors, **plan_kwargs)``.
-    grace
-        Seconds a slot may start late and still run (see ``missed``).
-    missed
-        What happens to a slot later than ``grace``: ``"skip"`` records it missed;
-        ``"catch_up"`` runs the latest overdue slot once, now; ``"run_all"`` runs
-        every overdue slot, now.
-    lead
-        Seconds before its scheduled time a slot begins: its run is opened and its
-        devices staged (and the slot's state saved) ahead, and the inner plan's
-        first ``trigger`` (or ``read``, ``kickoff``) waits for the scheduled time,
-        so the frame is taken on time whatever the opening costs. 0 begins the slot
-        at its time.
-    warmup, warmup_plan
-        The warm-up plan starts ``warmup`` seconds before the first slot (or
-        ``lead`` seconds, if longer: it runs before the slot begins), and before
-        the first slot after a standby.
-    standby_threshold, standby_plan
-        When the next slot is more than ``standby_threshold`` seconds away, the
-        standby plan runs and the rig warms up again before that slot.
-    on_failure
-        ``"continue"`` records a failed slot and goes on; ``"stop"`` ends the
-        timelapse.
+    One validated model for the plan's keyword arguments, the store and the
+    ``timelapse:`` section of a ``bluesky-timelapse run`` config file. Durations
+    are seconds, or text such as ``"90s"`` or ``"1h30m"``.
+
+    Raises
+    ------
+    ValueError
+        (a pydantic ``ValidationError``) naming the field, the bad value and what
+        is allowed; :meth:`checked` raises it as a plain ``ValueError``.
     """
 
-    plan: str = "count"
-    plan_kwargs: dict[str, Any] | None = None
-    grace: float = 60.0
-    missed: MissedPolicy = "skip"
-    lead: float = 0.5
-    warmup: float = 0.0
-    warmup_plan: str | None = None
-    standby_threshold: float | None = None
-    standby_plan: str | None = None
-    on_failure: FailurePolicy = "continue"
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        _check_choice("missed", self.missed, MISSED_POLICIES)
-        _check_choice("on_failure", self.on_failure, FAILURE_POLICIES)
-        _check_seconds("grace", self.grace)
-        _check_seconds("lead", self.lead)
-        _check_seconds("warmup", self.warmup)
-        if self.standby_threshold is not None:
-            _check_seconds("standby_threshold", self.standby_threshold)
-        for field in ("plan", "warmup_plan", "standby_plan"):
-            name = getattr(self, field)
-            if name is not None:
-                resolve_plan(name, field=field)  # fail now, not at the first slot
+    plan: str = "count"
+    """The inner plan's name, called as ``plan(detectors, **plan_kwargs)``."""
+
+    plan_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """The inner plan's keyword arguments."""
+
+    grace: float = 60.0
+    """Seconds a slot may start late and still run (see ``missed``)."""
+
+    missed: MissedPolicy = "skip"
+    """What happens to a slot later than ``grace``: ``"skip"`` records it missed;
+    ``"catch_up"`` runs the latest overdue slot once, now; ``"run_all"`` runs every
+    overdue slot, now."""
+
+    lead: float = 0.5
+    """Seconds before its scheduled time a slot begins: its run is opened and its
+    devices staged (and the slot's state saved) ahead, and the inner plan's first
+    ``trigger`` (or ``read``, ``kickoff``) waits for the scheduled time, so the
+    frame is taken on time whatever the opening costs. 0 begins the slot at its time."""
+
+    warmup: float = 0.0
+    """The warm-up plan starts ``warmup`` seconds before the first slot (or ``lead``
+    seconds, if longer: it runs before the slot begins), and before the first slot
+    after a standby."""
+
+    warmup_plan: str | None = None
+    """The warm-up plan's name, or None for none."""
+
+    standby_threshold: float | None = None
+    """When the next slot is more than this many seconds away, the standby plan runs
+    and the rig warms up again before that slot; None: never."""
+
+    standby_plan: str | None = None
+    """The standby plan's name, or None for none."""
+
+    on_failure: FailurePolicy = "continue"
+    """``"continue"`` records a failed slot and goes on; ``"stop"`` ends the timelapse."""
+
+    @classmethod
+    def checked(cls, **options: Any) -> "TimelapseOptions":
+        """The options, or a ``ValueError`` whose message is the first problem's."""
+        try:
+            return cls(**options)
+        except ValidationError as err:
+            first = err.errors()[0]
+            message = first["ctx"]["error"] if first["type"] == "value_error" else first["msg"]
+            raise ValueError(str(message)) from None
+
+    @field_validator("plan_kwargs", mode="before")
+    @classmethod
+    def _no_kwargs(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("grace", "lead", "warmup", "standby_threshold", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name == "standby_threshold":
+            return value
+        if isinstance(value, str):
+            try:
+                value = parse_duration(value)
+            except ValueError as err:
+                raise ValueError(f"{info.field_name}: {err}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{info.field_name} {value!r} is invalid; allowed: seconds >= 0")
+        if value == float("inf"):
+            raise ValueError(f"{info.field_name} {value!r} is invalid; allowed: finite seconds")
+        return float(value)
+
+    @field_validator("missed", "on_failure", mode="before")
+    @classmethod
+    def _choice(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = MISSED_POLICIES if info.field_name == "missed" else FAILURE_POLICIES
+        if value not in allowed:
+            raise ValueError(
+                f"{info.field_name} {value!r} is not allowed; allowed: {', '.join(allowed)}"
+            )
+        return value
+
+    @field_validator("plan", "warmup_plan", "standby_plan")
+    @classmethod
+    def _known_plan(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            resolve_plan(value, field=info.field_name or "plan")  # now, not at the first slot
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form for the store."""
-        return {field: getattr(self, field) for field in self.__dataclass_fields__}
+        return self.model_dump()
 
 
 def resolve_plan(name: str, *, field: str = "plan") -> PlanFactory:
@@ -115,7 +160,7 @@ def resolve_plan(name: str, *, field: str = "plan") -> PlanFactory:
     if callable(found) and not name.startswith("_"):
         return found
     try:
-        plan: PlanFactory = plugins.load(plugins.PLANS, name)
+        plan: PlanFactory = plugins.load_plugin(plugins.PLANS, name)
     except ValueError:
         entry_points = [p.name for p in plugins.available(plugins.PLANS)]
         raise ValueError(
@@ -184,7 +229,7 @@ def timelapse(
         ``missed="skip"``, before anything is recorded.
     """
     parsed = schedule if isinstance(schedule, Schedule) else schedule_from_spec(schedule)
-    options = TimelapseOptions(
+    options = TimelapseOptions.checked(
         plan=plan,
         plan_kwargs=dict(plan_kwargs or {}),
         grace=grace,
@@ -264,7 +309,7 @@ def resume_timelapse(
     stored: dict[str, Any] = dict(state.options)
     if missed is not None:
         stored["missed"] = missed
-    options = TimelapseOptions(**stored)
+    options = TimelapseOptions.checked(**stored)
     schedule = schedule_from_spec(state.schedule)
     recorder = _Recorder(timelapse_store, state)
     recorder.interrupt_running("the process running the timelapse ended during this slot")
@@ -579,13 +624,3 @@ def _check_not_all_past(schedule: Schedule, options: TimelapseOptions) -> None:
             f"schedule: every slot is past (the last was {last.time.isoformat()}); allowed: "
             "a schedule with slots to come, or missed='catch_up' / 'run_all' to run past slots"
         )
-
-
-def _check_choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{field} {value!r} is not allowed; allowed: {', '.join(allowed)}")
-
-
-def _check_seconds(field: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"{field} {value!r} is invalid; allowed: seconds >= 0")

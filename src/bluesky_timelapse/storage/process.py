@@ -10,27 +10,25 @@ order, at most ``max_pending`` waiting, a failed write raised by the next
 :meth:`~ProcessWriter.append` and by :meth:`~ProcessWriter.close`, and no later
 frame written after it.
 
-The child is started as ``python -c "...process import main; main()"`` (it never
-re-imports the user's ``__main__``) and exits when its parent closes the
-pipe or dies. A :class:`WriterProcess` serves one writer at a time and can be
+The child is a :class:`~bluesky_timelapse._child.JsonLinesChild`: it never
+re-imports the user's ``__main__`` and exits when its parent closes the pipe or
+dies. A :class:`WriterProcess` serves one writer at a time and can be
 kept for the next one (a device keeps one across stages, so a stage costs no
 process start).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from .._child import JsonLinesChild, Message, parent_pipe
 from ._base import FrameFormat, ResourceDescription
 
 REPLY_TIMEOUT = 60.0
@@ -52,66 +50,51 @@ class WriterProcess:
     """
 
     def __init__(self) -> None:
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: JsonLinesChild | None = None
         self._lock = threading.Lock()
         self._handler: Any = None
 
     @property
     def running(self) -> bool:
         """Whether the child is alive."""
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.running
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._child.pid if self.running and self._child is not None else None
 
     def start(self) -> None:
         """Start the child if it is not running."""
         with self._lock:
             if self.running:
                 return
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "from bluesky_timelapse.storage.process import main; main()",
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+            self._child = JsonLinesChild(
+                "bluesky_timelapse.storage.process:main",
+                self._reply,
+                on_exit=lambda code: self._reply({"gone": code}),
+                name="writer-process-replies",
             )
-            self._process = process
-            threading.Thread(
-                target=self._read, args=(process,), name="writer-process-replies", daemon=True
-            ).start()
+            self._child.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the child's pipe and wait for it to exit (kill it after ``timeout``)."""
         with self._lock:
-            process, self._process = self._process, None
+            child, self._child = self._child, None
             self._handler = None  # an exit asked for is no failure
-        if process is None:
-            return
-        assert process.stdin is not None
-        try:
-            process.stdin.close()
-            process.wait(timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
+        if child is not None:
+            child.close(timeout=timeout)
 
     def send(self, message: dict[str, Any], handler: Any = None) -> None:
         """Send ``message``; replies go to ``handler`` (kept until replaced)."""
         if handler is not None:
             self._handler = handler
-        process = self._process
-        if process is None or process.stdin is None:
+        if self._child is None or not self._child.send(message):
             raise RuntimeError("the writer process is not running")
-        process.stdin.write(json.dumps(message).encode() + b"\n")
-        process.stdin.flush()
 
-    def _read(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if self._handler is not None:
-                self._handler(json.loads(line))
+    def _reply(self, message: dict[str, Any]) -> None:
         if self._handler is not None:
-            self._handler({"gone": process.wait()})
+            self._handler(message)
 
 
 class ProcessWriter:
@@ -327,7 +310,7 @@ class ProcessWriter:
 # -- the child ---------------------------------------------------------------------
 
 
-def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+def _serve(requests: Iterator[Message], reply: Callable[[Message], None]) -> None:
     """Run writers as the parent asks, until it closes the pipe."""
     from .registry import writer_for
 
@@ -336,12 +319,7 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     buffer: shared_memory.SharedMemory | None = None
     failed = False
 
-    def reply(message: dict[str, Any]) -> None:
-        replies.write(json.dumps(message).encode() + b"\n")
-        replies.flush()
-
-    for line in requests:
-        request = json.loads(line)
+    for request in requests:
         op = request["op"]
         if op == "append":
             if failed:
@@ -389,7 +367,4 @@ def _attach(name: str) -> shared_memory.SharedMemory:
 
 def main() -> None:
     """The child's entry point: requests on stdin, replies on (the original) stdout."""
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # whatever else is printed goes to stderr, never into the replies
-    sys.stdout = sys.stderr
-    _serve(sys.stdin.buffer, replies)
+    _serve(*parent_pipe())

@@ -25,7 +25,7 @@ def writer_factory(name: str) -> WriterFactory:
     ValueError
         If no writer of that name is installed; the message lists those that are.
     """
-    factory: WriterFactory = plugins.load(plugins.WRITERS, name)
+    factory: WriterFactory = plugins.load_plugin(plugins.WRITERS, name)
     return factory
 
 

@@ -32,7 +32,7 @@ from dask.base import tokenize
 from tiled.client.container import Container
 from tiled.queries import Key
 
-__all__ = ["Missing", "TiledTimelapse", "list_timelapses", "load"]
+__all__ = ["Missing", "TiledTimelapse", "catalog_timelapses", "load"]
 
 Missing = Literal["skip", "nan"]
 
@@ -43,7 +43,7 @@ _NOT_A_TIME = np.datetime64("NaT", "ns")
 
 
 class TiledTimelapse(TypedDict):
-    """One timelapse found in Tiled, as :func:`list_timelapses` describes it."""
+    """One timelapse found in Tiled, as :func:`catalog_timelapses` describes it."""
 
     timelapse_id: str
     first_scheduled_time: datetime | None
@@ -175,7 +175,7 @@ def load(
     return xr.DataArray(data, dims=dims, coords=coords, name=field, attrs=attrs)
 
 
-def list_timelapses(client: Any) -> list[TiledTimelapse]:
+def catalog_timelapses(client: Any) -> list[TiledTimelapse]:
     """Describe the timelapses in a Tiled container, earliest first.
 
     Only metadata is read: ``distinct`` counts per timelapse id and outcome, and
@@ -423,7 +423,7 @@ def _describe_timelapse(client: Any, timelapse_id: str, runs: int) -> TiledTimel
 
 
 def _list_by_paging(client: Any) -> list[TiledTimelapse]:
-    """The same description as :func:`list_timelapses`, from every run's metadata."""
+    """The same description as :func:`catalog_timelapses`, from every run's metadata."""
     found: dict[str, TiledTimelapse] = {}
     for run in client.values():
         start = run.metadata.get("start") or {}

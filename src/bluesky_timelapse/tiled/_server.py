@@ -64,7 +64,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -77,9 +76,10 @@ import httpx
 import yaml
 from filelock import FileLock, Timeout
 
+from .._child import python_command
 from ..locations import default_data_dir
 from ..persistence.atomic import FILE_MODE, atomic_write, make_private_directory
-from .connect import TiledTarget
+from ._target import TiledTarget
 
 __all__ = [
     "BLUESKY_RUNS_SPEC",
@@ -520,14 +520,9 @@ class LocalTiled:
         }  # Tiled lets TILED_* variables override the configuration file
         environment[_PARENT_VARIABLE] = str(os.getpid())
         environment[_KEY_FILE_VARIABLE] = str(self.key_file)
-        command = [
-            sys.executable,
-            "-c",
-            "from bluesky_timelapse.tiled.server import _serve; _serve()",
-            "serve",
-            "config",
-            str(self.config_file),
-        ]
+        command = python_command(
+            "bluesky_timelapse.tiled._server:_serve", "serve", "config", str(self.config_file)
+        )
         log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
         try:
             if hasattr(os, "fchmod"):
