@@ -54,11 +54,6 @@ def test_no_command_prints_help_and_exits_2(capsys):
     assert "demo" in capsys.readouterr().out
 
 
-def test_data_dir_defaults_to_the_environment_override(tmp_path, monkeypatch):
-    monkeypatch.setenv("BLUESKY_TIMELAPSE_DIR", str(tmp_path))
-    assert cli.default_data_dir() == tmp_path
-
-
 def test_version():
     result = subprocess.run(
         [sys.executable, "-m", "bluesky_timelapse.cli", "--version"],

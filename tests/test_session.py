@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bluesky_timelapse.callbacks import LivePreview, TiledSink, TimelapseProgress
+from bluesky_timelapse.data_dir import DataDirectory
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.locations import default_data_dir
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import every, timelapse
 from bluesky_timelapse.plugins import DEVICES, PLANS, available
@@ -185,10 +185,10 @@ def test_tiled_uri_sends_to_that_server_and_starts_none(shared_dir, tmp_path):
 def test_the_store_and_other_defaults_follow_the_open_session(shared_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("BLUESKY_TIMELAPSE_DIR", str(tmp_path / "elsewhere"))
     with configure(data_dir=shared_dir, progress=False) as session:
-        assert default_data_dir() == shared_dir
+        assert DataDirectory.default().root == shared_dir
         assert TimelapseStore().directory == shared_dir / "timelapses"
         camera = make_camera(shared_dir)
         schedule = every(0.2, count=1, start=datetime.now(UTC) + timedelta(seconds=0.3))
         timelapse_id = session.RE(timelapse([camera], schedule.to_dict())).plan_result
         assert (shared_dir / "timelapses" / f"{timelapse_id}.json").is_file()
-    assert default_data_dir() == tmp_path / "elsewhere"
+    assert DataDirectory.default().root == tmp_path / "elsewhere"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .locations import DATA_DIR_VARIABLE, default_data_dir
+from .data_dir import DATA_DIR_VARIABLE, DataDirectory
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,7 +262,7 @@ def _positive_int(text: str) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    data_dir = args.data_dir or default_data_dir() / "demo"
+    data_dir = args.data_dir or DataDirectory.default().root / "demo"
     report = run_demo(
         data_dir,
         slots=args.slots,
@@ -313,8 +313,8 @@ def _run_status(args: argparse.Namespace) -> int:
     from .callbacks import read_health
     from .plans import TimelapseSummary, list_timelapses, timelapse_status
 
-    data_dir = args.data_dir or default_data_dir()
-    store = data_dir / "timelapses"
+    paths = DataDirectory.given(args.data_dir)
+    store = paths.timelapses
     summaries: list[TimelapseSummary]
     if args.timelapse_id:
         try:
@@ -329,7 +329,7 @@ def _run_status(args: argparse.Namespace) -> int:
         summaries = list_timelapses(store) if store.is_dir() else []
     print(f"timelapses in {store}: {len(summaries)}")
     _print_timelapses(summaries, notes=True)
-    health = read_health(data_dir / "journal")
+    health = read_health(paths.journal)
     if health is None:
         print("Tiled sink: no journal in this data directory")
     else:
@@ -372,7 +372,7 @@ def _print_timelapses(summaries: Sequence[Any], *, notes: bool) -> None:
 def _run_list(args: argparse.Namespace) -> int:
     from .plans import list_timelapses
 
-    store = (args.data_dir or default_data_dir()) / "timelapses"
+    store = DataDirectory.given(args.data_dir).timelapses
     _print_timelapses(list_timelapses(store) if store.is_dir() else [], notes=False)
     return 0
 
@@ -487,8 +487,8 @@ def _run_resume(args: argparse.Namespace) -> int:
             return 1
         data_dir = loaded.data_dir
     else:
-        data_dir = (args.data_dir or default_data_dir()).absolute()
-    store = data_dir / "timelapses"
+        data_dir = DataDirectory.given(args.data_dir).root
+    store = DataDirectory(data_dir).timelapses
     summaries = {s.timelapse_id: s for s in (list_timelapses(store) if store.is_dir() else [])}
     timelapse_id = args.timelapse_id
     if timelapse_id is None:
@@ -566,12 +566,12 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     from .tiled import LocalTiled
 
-    data_dir = args.data_dir or default_data_dir()
-    frames = data_dir / "frames"
+    paths = DataDirectory.given(args.data_dir)
+    frames = paths.frames
     frames.mkdir(parents=True, exist_ok=True)
     try:
         server = LocalTiled(
-            data_dir / "tiled",
+            paths.tiled,
             readable_storage=[frames, *args.readable],
             port=args.port,
             catalog=args.catalog,

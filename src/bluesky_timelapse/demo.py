@@ -9,7 +9,6 @@ with :func:`~bluesky_timelapse.tiled.load` and checked frame by frame.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,16 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bluesky import RunEngine
 from tqdm import tqdm
 
-from .callbacks import TiledSink, TimelapseProgress
-from .devices import SimCamera
-from .plans import every, install_commands, timelapse
-from .tiled import LocalTiled, connect, load, tiled_settings
+from .callbacks import TimelapseProgress
+from .plans import every, timelapse
+from .session import configure
+from .storage import writer_factory
+from .tiled import LocalTiled, load
 
 GARDEN_SECONDS_PER_SLOT = 7200.0
 """Scene time between demo slots: two garden hours, so 12 slots show a day."""
+
+DEMO_MIN_FREE = "100MB"
+"""The demo's low-disk suspender threshold (a session's default is 1 GB)."""
+
+SINK_TIMEOUT = 120.0
+"""Seconds the demo waits for its documents to reach Tiled."""
 
 
 @dataclass(frozen=True)
@@ -65,62 +70,53 @@ def run_demo(
 ) -> DemoReport:
     """Run a ``slots``-slot timelapse ``interval`` seconds apart and check it in Tiled.
 
-    Frames go to ``data_dir/frames``; the sink's journal lives in
-    ``data_dir/journal`` and the timelapse store in ``data_dir/timelapses``; all
+    The wiring is a :func:`~bluesky_timelapse.session.configure` session in
+    ``data_dir``, as a rig's: frames in ``data_dir/frames``, the sink's journal in
+    ``data_dir/journal``, the timelapse store in ``data_dir/timelapses``; all
     persist. Tiled is the embedded server (catalog in ``data_dir/tiled``) unless a
     server is given by ``tiled_uri`` or ``$BLUESKY_TIMELAPSE_TILED_URI`` (with
     ``$TILED_API_KEY``); that server must be able to read ``data_dir/frames``.
     ``keep_serving``, if given, is called with the embedded server before it stops.
     """
-    target = tiled_settings(tiled_uri)
-    camera = SimCamera(
-        name="garden",
-        root=str(data_dir / "frames"),
-        write_path_template="%Y/%m/%d",
-        writer=writer,
-        shape=(240, 320),
-        colour=True,
-        dtype="uint8",
-        time_scale=GARDEN_SECONDS_PER_SLOT / interval,
+    writer_factory(writer)  # an unknown writer is refused before anything is written
+    session = configure(
+        None,
+        data_dir=data_dir,
+        tiled_uri=tiled_uri,
+        tables=False,
+        progress=False,
+        min_free=DEMO_MIN_FREE,
+        log_file=True,
     )
-    (data_dir / "frames").mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        server: LocalTiled | None = None
-        if target.uri is None:
-            server = stack.enter_context(
-                LocalTiled(data_dir / "tiled", readable_storage=[data_dir / "frames"])
-            )
-            client_factory: Callable[[], Any] = server.client
-            target = server.target
-        else:
-            connect(target)  # a clear error now if it is unreachable or refuses the key
-            client_factory = partial(connect, target)
-        uri = target.uri
-        assert uri is not None
-        start = datetime.now(UTC) + timedelta(seconds=0.5)
-        schedule = every(interval, count=slots, start=start)
-        engine = RunEngine({}, call_returns_result=True)
-        install_commands(engine)
-        sink = TiledSink(data_dir / "journal", target)
-        engine.subscribe(sink)
+    try:
+        camera = session.default_camera(
+            "garden",
+            write_path_template="%Y/%m/%d",
+            writer=writer,
+            time_scale=GARDEN_SECONDS_PER_SLOT / interval,
+        )
         scene_times: dict[str, float] = {}
-        engine.subscribe(_scene_time_recorder(scene_times))
+        session.RE.subscribe(_scene_time_recorder(scene_times))
         display = TimelapseProgress(bar=partial(tqdm, disable=not progress))
-        engine.subscribe(display)
+        session.RE.subscribe(display)
+        start = datetime.now(UTC) + timedelta(seconds=0.5)
         try:
-            result = engine(
+            result = session.RE(
                 timelapse(
                     [camera],
-                    schedule.to_dict(),
-                    store=str(data_dir / "timelapses"),
+                    every(interval, count=slots, start=start).to_dict(),
                     md={"purpose": "bluesky-timelapse demo"},
                 )
             )
         finally:
             display.close()
-            sink.close(timeout=120)
-        timelapse_id: str = result.plan_result  # type: ignore[union-attr]
-        frames = load(client_factory(), timelapse_id)
+        timelapse_id: str = result.plan_result
+        if not session.sink.flush(SINK_TIMEOUT):
+            raise RuntimeError(
+                f"the Tiled sink did not forward every document within {SINK_TIMEOUT:.0f} s; "
+                f"they stay in {session.paths.journal} for the next session"
+            )
+        frames = load(session.tiled, timelapse_id)
         rows = [
             SlotRow(
                 slot=int(slot),
@@ -132,17 +128,19 @@ def run_demo(
                 frames["slot"].values, frames["run_uid"].values, frames.values, strict=True
             )
         ]
-        if keep_serving is not None and server is not None:
-            keep_serving(server)
+        if keep_serving is not None and session.server is not None:
+            keep_serving(session.server)
         return DemoReport(
             timelapse_id=timelapse_id,
             slots=slots,
             rows=rows,
             nbytes=int(frames.nbytes),
-            frames_directory=data_dir / "frames",
-            tiled_directory=server.directory if server is not None else None,
-            uri=uri,
+            frames_directory=session.frames_dir,
+            tiled_directory=session.server.directory if session.server is not None else None,
+            uri=session.tiled_uri,
         )
+    finally:
+        session.close(timeout=SINK_TIMEOUT)
 
 
 def _scene_time_recorder(scene_times: dict[str, float]) -> Callable[[str, Any], None]:

@@ -59,7 +59,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bluesky_timelapse.locations import default_data_dir
+from bluesky_timelapse.data_dir import DataDirectory
 
 PERMISSIONS_FILE = (
     Path(__file__).absolute().parent
@@ -69,21 +69,21 @@ PERMISSIONS_FILE = (
 )
 """The user group permissions to give RE Manager (``--user-group-permissions``)."""
 
-EXISTING_PLANS_AND_DEVICES = Path("qserver") / "existing_plans_and_devices.yaml"
-"""Where, under the data directory, the command line puts ``--existing-plans-devices``."""
+EXISTING_PLANS_AND_DEVICES = "existing_plans_and_devices.yaml"
+"""The ``--existing-plans-devices`` file, in the data directory's ``qserver/``."""
 
 _NON_NEGATIVE = ("grace", "lead", "warmup", "standby_threshold")
 
 
 def _command_line(data_dir: Path | None = None) -> list[str]:
     """The ``start-re-manager`` command line for ``data_dir`` (default: the current one)."""
-    directory = Path(data_dir if data_dir is not None else default_data_dir()).absolute()
+    paths = DataDirectory.given(data_dir)
     return [
         "start-re-manager",
         "--startup-module",
         "bluesky_timelapse.qserver",
         "--existing-plans-devices",
-        str(directory / EXISTING_PLANS_AND_DEVICES),
+        str(paths.qserver / EXISTING_PLANS_AND_DEVICES),
         "--user-group-permissions",
         str(PERMISSIONS_FILE),
         "--update-existing-plans-devices",
@@ -120,7 +120,6 @@ def _non_negative(*names: str) -> dict[str, Any]:
 def _start() -> None:
     """Fill this module's namespace: the session, ``camera``, the annotated plans."""
     from bluesky_timelapse import plans
-    from bluesky_timelapse.devices import SimCamera
     from bluesky_timelapse.session import configure
 
     namespace = globals()
@@ -129,15 +128,7 @@ def _start() -> None:
         data_dir=os.environ.get("BLUESKY_TIMELAPSE_DIR") or None,
         progress=False,  # no terminal in the worker
     )
-    namespace["camera"] = SimCamera(
-        name="camera",
-        root=str(session.frames_dir),
-        write_path_template="camera/%Y/%m/%d",
-        writer="hdf5",
-        shape=(240, 320),
-        colour=True,
-        dtype="uint8",
-    )
+    namespace["camera"] = session.default_camera()
     namespace["timelapse"] = _for_the_queue(plans.timelapse, _non_negative(*_NON_NEGATIVE))
 
 

@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from . import plugins
-from .locations import default_data_dir
+from .data_dir import DataDirectory
 from .persistence import validate_timelapse_id
 from .plans import TimelapseOptions, schedule_from_spec
 from .suspenders import SpaceThreshold
@@ -201,7 +201,7 @@ class LoadedConfig:
     @property
     def store(self) -> Path:
         """The timelapse store: ``data_dir / "timelapses"``."""
-        return self.data_dir / "timelapses"
+        return DataDirectory(self.data_dir).timelapses
 
 
 def load_config(path: Path | str) -> LoadedConfig:
@@ -253,7 +253,7 @@ def load_config(path: Path | str) -> LoadedConfig:
         ) from None
     data_dir = config.storage.data_dir
     if data_dir is None:
-        data_dir = default_data_dir()
+        data_dir = DataDirectory.default().root
     elif not data_dir.is_absolute():
         data_dir = path.parent / data_dir
     data_dir = data_dir.absolute()
@@ -376,7 +376,7 @@ def _build_camera(
     # files where they lie otherwise: then it gets no place to write.
     writes = "copy_to" not in parameters or kwargs.get("copy_to") is not None
     if writes and "root" in parameters and "root" not in kwargs:
-        kwargs["root"] = str(data_dir / "frames")
+        kwargs["root"] = str(DataDirectory(data_dir).frames)
     if writes and "write_path_template" in parameters and "write_path_template" not in kwargs:
         kwargs["write_path_template"] = "%Y/%m/%d"
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
@@ -463,14 +463,13 @@ def run_from_config(
             None,
             data_dir=loaded.data_dir,
             tiled_uri=config.tiled.uri,
+            tables=False,
             progress=False,
             suspenders=config.suspenders.enabled,
             min_free=config.suspenders.min_free,
             max_backlog=config.suspenders.max_backlog,
         )
         try:
-            for quiet in ("disable_table", "disable_heading", "disable_baseline"):
-                getattr(session.bec, quiet)()
             store = str(loaded.store)
             if resume_id is None:
                 md = {**options.md, CONFIG_MD_KEY: str(loaded.path)}

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..locations import default_data_dir
+from ..data_dir import DataDirectory
 from ._server import find_local_tiled
 from ._target import API_KEY_VARIABLE, URI_VARIABLE, TiledTarget, tiled_settings
 
@@ -44,7 +44,7 @@ def connect(
     ----------
     target
         Where to connect. A target without URI means the embedded server that
-        runs for ``default_data_dir() / "tiled"`` (``bluesky-timelapse serve``, or
+        runs for ``DataDirectory.default().tiled`` (``bluesky-timelapse serve``, or
         a :class:`~bluesky_timelapse.tiled.LocalTiled` in another process); its
         own key file is used.
     timeout
@@ -97,7 +97,7 @@ def connect(
 
 
 def _embedded_target() -> TiledTarget:
-    directory = default_data_dir() / "tiled"
+    directory = DataDirectory.default().tiled
     found = find_local_tiled(directory)
     if found is None:
         raise TiledUnreachableError(

@@ -77,7 +77,7 @@ import yaml
 from filelock import FileLock, Timeout
 
 from .._child import python_command
-from ..locations import default_data_dir
+from ..data_dir import DataDirectory
 from ..persistence.atomic import FILE_MODE, atomic_write, make_private_directory
 from ._target import TiledTarget
 
@@ -153,7 +153,7 @@ class LocalTiled:
     ----------
     directory
         Where the catalog, tables, array files, key, configuration and log live
-        (default ``default_data_dir() / "tiled"``). Created 0700 if missing.
+        (default ``DataDirectory.default().tiled``). Created 0700 if missing.
     readable_storage
         Directories whose files the server may serve: where cameras write frames.
         TiledWriter registers frame files there instead of copying them.
@@ -202,7 +202,9 @@ class LocalTiled:
                 f"readable_storage must be a sequence of directories, not the single "
                 f"path {str(readable_storage)!r}; write [{str(readable_storage)!r}]"
             )
-        self.directory = Path(directory if directory is not None else default_data_dir() / "tiled")
+        self.directory = Path(
+            directory if directory is not None else DataDirectory.default().tiled
+        )
         self.directory = self.directory.absolute()
         self.readable_storage: tuple[Path, ...] = tuple(
             Path(path).absolute() for path in readable_storage
@@ -590,7 +592,7 @@ def local_tiled(directory: Path | str | None = None, **kwargs: Any) -> Iterator[
     Parameters
     ----------
     directory
-        As for :class:`LocalTiled` (default ``default_data_dir() / "tiled"``).
+        As for :class:`LocalTiled` (default ``DataDirectory.default().tiled``).
     **kwargs
         ``readable_storage`` and ``port``, as for :class:`LocalTiled`.
 
@@ -609,7 +611,7 @@ def find_local_tiled(directory: Path | str | None = None) -> TiledTarget | None:
     Another process may own the server (``bluesky-timelapse serve``); its
     ``server.json`` gives the URI and the key file gives the key.
     """
-    directory = Path(directory if directory is not None else default_data_dir() / "tiled")
+    directory = Path(directory if directory is not None else DataDirectory.default().tiled)
     state = _read_state(directory / STATE_FILE)
     if state is None or not isinstance(state.get("pid"), int) or not _alive(state["pid"]):
         return None

@@ -9,72 +9,40 @@ camera classes of every installed plugin in the namespace::
 
     from bluesky_timelapse.session import configure
 
-    configure(get_ipython().user_ns)
-    camera = SimCamera(name="camera", root=str(session.data_dir / "frames"),
-                       write_path_template="%Y/%m/%d")
+    session = configure(get_ipython().user_ns)
+    camera = session.default_camera()  # a SimCamera writing under frames/
     RE(timelapse([camera], every("10m", count=144)))
 
-Everything lives in the data directory (``$BLUESKY_TIMELAPSE_DIR`` or the
-user data directory), laid out as the ``bluesky-timelapse`` command lays it out:
-
-================  ==========================================================
-``md.json``       ``RE.md`` (:class:`~bluesky_timelapse.persistence.PersistentMetadata`)
-``journal/``      the sink's journal
-``tiled/``        the embedded Tiled server's catalog, key and log
-``frames/``       where cameras should write (readable by the embedded server)
-``timelapses/``   the timelapse store (the plans' default when the data
-                  directory comes from ``$BLUESKY_TIMELAPSE_DIR``)
-``logs/``         ``bluesky-timelapse.log``, rotated
-================  ==========================================================
+It is the one wiring path: the IPython profile, ``bluesky-timelapse demo`` and
+``run``, and the queueserver startup all build their RunEngine, sink, Tiled
+server and camera here. Everything lives in the data directory
+(:class:`~bluesky_timelapse.data_dir.DataDirectory`: ``$BLUESKY_TIMELAPSE_DIR``
+or the user data directory), laid out as every command lays it out.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import logging.handlers
-import os
 import threading
-import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .callbacks import LivePreview, TiledSink, TimelapseProgress
-from .locations import default_data_dir, use_session_data_dir
-from .persistence import PersistentMetadata
-from .persistence.atomic import make_private_directory
-from .plans import install_commands
-from .plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_plugins
-from .suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
-from .tiled import (
-    LocalTiled,
-    ServerAlreadyRunning,
-    TiledTarget,
-    connect,
-    find_local_tiled,
-    tiled_settings,
-)
+from ..callbacks import LivePreview, TiledSink, TimelapseProgress
+from ..data_dir import DataDirectory, use_session_data_dir
+from ..devices import SimCamera
+from ..persistence import PersistentMetadata
+from ..persistence.atomic import make_private_directory
+from ..plans import install_commands
+from ..plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_plugins
+from ..suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
+from ..tiled import LocalTiled, TiledTarget, tiled_settings
+from ._log_file import attach_log_file, detach_log_file
+from ._tiled_choice import choose_tiled
 
-__all__ = ["LOG_FILE", "METADATA_FILE", "Session", "configure", "current_session"]
-
-logger = logging.getLogger(__name__)
-
-METADATA_FILE = "md.json"
-"""``RE.md`` in the data directory."""
-
-LOG_FILE = Path("logs") / "bluesky-timelapse.log"
-"""The log file in the data directory."""
-
-LOGGERS = ("bluesky_timelapse", "bluesky")
-"""Loggers whose records go to the log file."""
-
-_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
-_LOG_BYTES = 10_000_000
-_LOG_BACKUPS = 5
-_FIND_TIMEOUT = 60.0
+logger = logging.getLogger("bluesky_timelapse.session")
 
 _lock = threading.Lock()
 _current: Session | None = None
@@ -134,9 +102,37 @@ class Session:
     _closed: bool = field(default=False, repr=False)
 
     @property
+    def paths(self) -> DataDirectory:
+        """The data directory's parts (``paths.frames``, ``paths.timelapses``...)."""
+        return DataDirectory(self.data_dir)
+
+    @property
     def frames_dir(self) -> Path:
         """Where cameras should write frames: ``data_dir / "frames"``."""
-        return self.data_dir / "frames"
+        return self.paths.frames
+
+    def default_camera(self, name: str = "camera", **options: Any) -> SimCamera:
+        """The session's simulated camera: colour 240x320 HDF5 under ``frames/<name>/``.
+
+        Parameters
+        ----------
+        name
+            The device name, also its directory under ``frames/``.
+        options
+            Any other :class:`~bluesky_timelapse.devices.SimCamera` argument,
+            replacing the defaults (``writer="hdf5"``, ``shape=(240, 320)``,
+            ``colour=True``, ``dtype="uint8"``, ``write_path_template=
+            "<name>/%Y/%m/%d"``).
+        """
+        defaults: dict[str, Any] = {
+            "root": str(self.frames_dir),
+            "write_path_template": f"{name}/%Y/%m/%d",
+            "writer": "hdf5",
+            "shape": (240, 320),
+            "colour": True,
+            "dtype": "uint8",
+        }
+        return SimCamera(name=name, **(defaults | options))
 
     @property
     def closed(self) -> bool:
@@ -174,9 +170,7 @@ class Session:
             if self.server is not None:
                 self.server.stop()
             if self._log_handler is not None:
-                for name in LOGGERS:
-                    logging.getLogger(name).removeHandler(self._log_handler)
-                self._log_handler.close()
+                detach_log_file(self._log_handler)
 
     def __enter__(self) -> Session:
         return self
@@ -192,6 +186,7 @@ def configure(
     tiled_uri: str | None = None,
     api_key: str | None = None,
     plots: bool = False,
+    tables: bool = True,
     progress: bool = True,
     preview: bool = False,
     suspenders: bool = True,
@@ -219,7 +214,7 @@ def configure(
     data_dir
         Where everything lives; default ``$BLUESKY_TIMELAPSE_DIR`` or the user
         data directory. While the session is open it is the default data
-        directory of the package (:func:`~bluesky_timelapse.locations.default_data_dir`):
+        directory of the package (:meth:`~bluesky_timelapse.data_dir.DataDirectory.default`):
         ``timelapse()`` without ``store`` records in ``data_dir/timelapses``.
     tiled_uri
         A Tiled server to send the documents to; default
@@ -233,6 +228,9 @@ def configure(
     plots
         Let the ``BestEffortCallback`` plot (matplotlib); it prints tables only
         otherwise.
+    tables
+        Let the ``BestEffortCallback`` print its tables, headings and baselines
+        (False for a program with its own output, like ``demo`` and ``run``).
     progress
         Show the progress of a running timelapse (a
         :class:`~bluesky_timelapse.callbacks.TimelapseProgress`: a tqdm bar, a widget
@@ -272,7 +270,7 @@ def configure(
         If ``tiled_uri`` or ``min_free`` is malformed.
     """
     global _current
-    directory = Path(data_dir if data_dir is not None else default_data_dir()).absolute()
+    directory = DataDirectory.given(data_dir).root
     target = tiled_settings(tiled_uri, api_key)
     with _lock:
         session = _current
@@ -289,6 +287,7 @@ def configure(
                 directory,
                 target,
                 plots=plots,
+                tables=tables,
                 progress=progress,
                 preview=preview,
                 suspenders=suspenders,
@@ -322,6 +321,7 @@ def _open(
     target: TiledTarget,
     *,
     plots: bool,
+    tables: bool,
     progress: bool,
     preview: bool,
     suspenders: bool,
@@ -334,25 +334,28 @@ def _open(
     from bluesky.callbacks.best_effort import BestEffortCallback
     from bluesky.utils import ProgressBarManager
 
-    frames = data_dir / "frames"
+    paths = DataDirectory(data_dir)
     make_private_directory(data_dir)  # an existing one keeps the mode its owner chose
-    make_private_directory(frames)
-    handler = _attach_log_file(data_dir, log_file, log_level)
+    make_private_directory(paths.frames)
+    handler = attach_log_file(paths.log_file, log_file, log_level)
     server: LocalTiled | None = None
     sink: TiledSink | None = None
     try:
-        server, client_factory, used = _tiled(data_dir, frames, target)
+        server, client_factory, used = choose_tiled(paths, target)
         assert used.uri is not None
         uri = used.uri
         client = client_factory()
         # RunEngine takes any mutable mapping as md (its hints say dict).
-        metadata: Any = PersistentMetadata(data_dir / METADATA_FILE)
+        metadata: Any = PersistentMetadata(paths.metadata)
         engine: Any = RunEngine(metadata, call_returns_result=True)
         install_commands(engine)  # first: its hook must see each start before the others
-        sink = TiledSink(data_dir / "journal", used)
+        sink = TiledSink(paths.journal, used)
         bec = BestEffortCallback()
         if not plots:
             bec.disable_plots()
+        if not tables:
+            for quiet in ("disable_table", "disable_heading", "disable_baseline"):
+                getattr(bec, quiet)()
         tokens = [engine.subscribe(sink), engine.subscribe(bec)]
         timelapse_progress = TimelapseProgress() if progress else None
         if timelapse_progress is not None:
@@ -391,9 +394,7 @@ def _open(
         if server is not None:
             server.stop()
         if handler is not None:
-            for name in LOGGERS:
-                logging.getLogger(name).removeHandler(handler)
-            handler.close()
+            detach_log_file(handler)
         raise
     session.namespace, session.broken_plugins = _namespace(session)
     # Runs before the server's own atexit stop (registered earlier): the sink
@@ -409,79 +410,13 @@ def _open(
     return session
 
 
-def _tiled(
-    data_dir: Path, frames: Path, target: TiledTarget
-) -> tuple[LocalTiled | None, Callable[[], Any], TiledTarget]:
-    """The server to use: (server started here or None, client factory, its target)."""
-    if target.uri is not None:
-        connect(target)  # a clear error now if it is unreachable or refuses the key
-        return None, partial(connect, target), target
-    directory = data_dir / "tiled"
-    found = find_local_tiled(directory)
-    if found is None:
-        server = LocalTiled(directory, readable_storage=[frames])
-        try:
-            server.start()
-        except ServerAlreadyRunning:  # another process is starting it right now
-            found = _wait_for_local_tiled(directory)
-        else:
-            return server, server.client, server.target
-    assert found.uri is not None
-    logger.info("using the embedded Tiled server another process runs at %s", found.uri)
-    return None, partial(connect, found, trust_env=False), found
-
-
-def _wait_for_local_tiled(directory: Path) -> TiledTarget:
-    deadline = time.monotonic() + _FIND_TIMEOUT
-    while time.monotonic() < deadline:
-        found = find_local_tiled(directory)
-        if found is not None:
-            return found
-        time.sleep(0.2)
-    raise RuntimeError(
-        f"another process holds the embedded Tiled server for {str(directory)!r} but it did "
-        f"not publish its URI within {_FIND_TIMEOUT:.0f} s; see {str(directory / 'server.log')!r}"
-    )
-
-
-class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log whose files are created 0600 (for this user only), whatever the umask."""
-
-    def _open(self) -> Any:
-        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return os.fdopen(descriptor, "a", encoding=self.encoding, errors=self.errors)
-
-
-def _attach_log_file(
-    data_dir: Path, log_file: bool | Path | str, level: int | str
-) -> logging.handlers.RotatingFileHandler | None:
-    if log_file is False:
-        return None
-    if log_file is True:
-        path = data_dir / LOG_FILE
-        make_private_directory(path.parent)
-    else:
-        path = Path(log_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-    handler = _PrivateRotatingFileHandler(
-        path, maxBytes=_LOG_BYTES, backupCount=_LOG_BACKUPS, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-    for name in LOGGERS:
-        named = logging.getLogger(name)
-        if named.level == logging.NOTSET:
-            named.setLevel(level)
-        named.addHandler(handler)
-    return handler
-
-
 def _namespace(session: Session) -> tuple[dict[str, Any], list[BrokenPlugin]]:
     import bluesky.plan_stubs as bps
     import bluesky.plans as bp
     import bluesky.preprocessors as bpp
     from bluesky.plans import count
 
-    from .plans import at, daily, every
+    from ..plans import at, daily, every
 
     namespace: dict[str, Any] = {}
     broken: list[BrokenPlugin] = []
