@@ -1,4 +1,4 @@
-"""Fuzzing the state files the timelapse store loads (persistence/store.py).
+"""Fuzzing the state files the timelapse store loads (persistence/_store.py).
 
 What :class:`TimelapseStore` promises about a damaged file: it is set aside
 (``<name>.corrupt-<UTC>``), never overwritten, never deleted; the newest valid
@@ -23,8 +23,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.persistence import TimelapseState, TimelapseStore
-from bluesky_timelapse.persistence.store import CorruptStoreError, UnsupportedVersionError
+from bluesky_timelapse.persistence import (
+    CorruptStoreError,
+    TimelapseState,
+    TimelapseStore,
+    UnsupportedVersionError,
+)
 
 FUZZ = settings(
     max_examples=150,
