@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -10,6 +12,7 @@ from bluesky_timelapse.persistence import (
     MIGRATIONS,
     SCHEMA_VERSION,
     CorruptStoreError,
+    TimelapseState,
     TimelapseStore,
     UnsupportedVersionError,
 )
@@ -18,15 +21,20 @@ from timelapse_states import ID, T0, at, files_under, new_state, saved_states
 
 def test_newer_version_is_refused_and_left_untouched(store: TimelapseStore) -> None:
     saved_states(store, 2)
-    newer = new_state().model_dump_json().replace('"version":1', '"version":2').encode()
+    newer = (
+        new_state()
+        .model_dump_json()
+        .replace(f'"version":{SCHEMA_VERSION}', f'"version":{SCHEMA_VERSION + 1}')
+        .encode()
+    )
     store.path(ID).write_bytes(newer)
     before = files_under(store.directory)
     with pytest.raises(UnsupportedVersionError, match="Upgrade bluesky-timelapse") as raised:
         store.load(ID)
     assert isinstance(raised.value, ValueError)
     assert not isinstance(raised.value, CorruptStoreError)
-    assert (raised.value.version, raised.value.path) == (2, store.path(ID))
-    assert "schema version 2" in str(raised.value)
+    assert (raised.value.version, raised.value.path) == (SCHEMA_VERSION + 1, store.path(ID))
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(raised.value)
     assert files_under(store.directory) == before  # not set aside, nothing replaced
 
 
@@ -79,7 +87,7 @@ def test_migration_from_version_0(store: TimelapseStore) -> None:
     original = json.dumps(VERSION_0, indent=2).encode()
     store.path(ID).write_bytes(original)
     state = store.load(ID)
-    assert state.version == 1
+    assert state.version == 2
     assert (state.created, state.updated, state.status) == (T0, at(20), "running")
     assert state.schedule == VERSION_0["schedule"]
     assert state.md == {"operator": "ada"}
@@ -101,7 +109,7 @@ def test_migration_from_version_0(store: TimelapseStore) -> None:
     assert (store.directory / "bench-7.json.v0").read_bytes() == original
     state.mark_interrupted(2, reason="resumed after an upgrade")
     store.save(state)
-    assert json.loads(store.path(ID).read_bytes())["version"] == 1
+    assert json.loads(store.path(ID).read_bytes())["version"] == 2
     assert (store.directory / "bench-7.json.v0").read_bytes() == original
     assert store.load(ID) == state
 
@@ -111,3 +119,99 @@ def test_migrated_snapshot_can_rescue(store: TimelapseStore) -> None:
     (store.snapshot_directory / "bench-7.json.1").write_text(json.dumps(VERSION_0))
     store.path(ID).write_bytes(b"garbage")
     assert store.load(ID).slots[0].status == "succeeded"
+
+
+def v1_slot(index: int, status: str, **fields: Any) -> dict[str, Any]:
+    """A slot record as version 1 wrote it."""
+    scheduled = at(10 * index).isoformat().replace("+00:00", "Z")
+    empty = {"run_uid": None, "started": None, "finished": None, "lateness": None}
+    record = {"index": index, "scheduled": scheduled, "status": status, **empty}
+    return record | {"error": None, "stop_emitted": True} | fields
+
+
+VERSION_1 = {
+    "version": 1,
+    "timelapse_id": ID,
+    "created": "2026-11-22T08:00:00Z",
+    "updated": "2026-11-22T08:21:00Z",
+    "status": "running",
+    "schedule": {"kind": "every", "interval": 600, "count": 100},
+    "detectors": ["cam"],
+    "plan": "count",
+    "plan_kwargs": {"num": 1},
+    "md": {"operator": "ada"},
+    "options": {"grace": 60, "missed": "skip"},
+    "slots": [
+        v1_slot(
+            0,
+            "succeeded",
+            run_uid="uid-0",
+            started="2026-11-22T08:00:00.500Z",
+            finished="2026-11-22T08:01:00Z",
+            lateness=0.5,
+        ),
+        v1_slot(1, "skipped", error="outside window"),
+        v1_slot(2, "missed", lateness=75.0),
+    ],
+    "suspensions": [{"started": "2026-11-22T08:05:00Z", "ended": None, "reason": "door open"}],
+}
+
+
+def test_migration_from_version_1_makes_a_skipped_slot_missed(store: TimelapseStore) -> None:
+    original = json.dumps(VERSION_1, indent=2).encode()
+    store.path(ID).write_bytes(original)
+    state = store.load(ID)
+    assert state.version == 2
+    skipped = state.slot(1)
+    assert skipped is not None
+    assert (skipped.status, skipped.error, skipped.scheduled) == (
+        "missed",
+        "outside window",
+        at(10),
+    )
+    assert (skipped.lateness, skipped.started, skipped.run_uid) == (None, None, None)
+    # everything else is as it was
+    unchanged = copy.deepcopy(VERSION_1) | {"version": 2}
+    unchanged["slots"][1]["status"] = "missed"
+    assert state == TimelapseState.model_validate(unchanged)
+    assert state.next_index == 3
+    assert state.counts() == {
+        "pending": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 0,
+        "missed": 2,
+        "interrupted": 0,
+    }
+    # the file itself is untouched until the next save, and its original is kept
+    assert store.path(ID).read_bytes() == original
+    assert (store.directory / "bench-7.json.v1").read_bytes() == original
+    state.end_suspension(at(30))
+    store.save(state)
+    assert json.loads(store.path(ID).read_bytes())["version"] == 2
+    assert (store.directory / "bench-7.json.v1").read_bytes() == original
+    assert store.load(ID) == state
+
+
+def test_version_1_snapshot_with_a_skipped_slot_can_rescue(store: TimelapseStore) -> None:
+    store.snapshot_directory.mkdir()
+    (store.snapshot_directory / "bench-7.json.1").write_text(json.dumps(VERSION_1))
+    store.path(ID).write_bytes(b"garbage")
+    assert [slot.status for slot in store.load(ID).slots] == ["succeeded", "missed", "missed"]
+
+
+@pytest.mark.parametrize(
+    "slots, problem",
+    [
+        ("three", "slots: Input should be a valid list"),
+        ([7, v1_slot(1, "skipped")], "slots.0: Input should be a valid dictionary"),
+        ([v1_slot(0, "skipped"), v1_slot(1, "paused")], "slots.1.status: Input should be"),
+    ],
+)
+def test_an_invalid_version_1_state_is_named_by_validation(
+    store: TimelapseStore, slots: object, problem: str
+) -> None:
+    store.path(ID).write_text(json.dumps(VERSION_1 | {"slots": slots}))
+    with pytest.raises(CorruptStoreError) as raised:
+        store.load(ID)
+    assert f"not a valid timelapse state: {problem}" in str(raised.value)

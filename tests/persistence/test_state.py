@@ -26,7 +26,7 @@ from timelapse_states import ID, T0, at, new_state, run_slot
 
 def test_new_state_defaults() -> None:
     state = TimelapseState(timelapse_id=ID, created=T0)
-    assert state.version == SCHEMA_VERSION == 1
+    assert state.version == SCHEMA_VERSION == 2
     assert state.updated == state.created == T0
     assert state.status == "running"
     assert state.plan == "count"
@@ -122,7 +122,7 @@ def drive(state: TimelapseState, index: int, status: SlotStatus, *, uid: bool = 
     if status == "pending":
         state.record(index, scheduled)
         return
-    if status in ("missed", "skipped"):
+    if status == "missed":
         attempt(state, index, status)
         return
     state.mark_running(index, scheduled, lateness=0.0, started=scheduled)
@@ -143,8 +143,6 @@ def attempt(state: TimelapseState, index: int, status: SlotStatus) -> None:
         state.mark_failed(index, "camera timed out", finished=when)
     elif status == "missed":
         state.mark_missed(index, scheduled, lateness=3600.0)
-    elif status == "skipped":
-        state.mark_skipped(index, scheduled, "missed-slot policy: skip")
     elif status == "interrupted":
         state.mark_interrupted(index, reason="session ended")
     else:
@@ -174,13 +172,12 @@ def test_every_transition_is_allowed_or_refused(before: SlotStatus, after: SlotS
 
 
 def test_transition_table() -> None:
-    assert SLOT_TRANSITIONS["pending"] == ("running", "missed", "skipped")
+    assert SLOT_TRANSITIONS["pending"] == ("running", "missed")
     assert SLOT_TRANSITIONS["running"] == ("succeeded", "failed", "interrupted")
     assert sorted(FINAL_SLOT_STATUSES) == [
         "failed",
         "interrupted",
         "missed",
-        "skipped",
         "succeeded",
     ]
 
@@ -218,11 +215,10 @@ def test_a_successful_slot() -> None:
     assert state.counts()["succeeded"] == 1
 
 
-def test_failed_skipped_and_missed_keep_why() -> None:
+def test_failed_and_missed_keep_why() -> None:
     state = new_state()
     state.mark_running(0, at(0), lateness=0.0, started=at(0))
     assert state.mark_failed(0, "TimeoutError: cam", finished=at(1)).error == "TimeoutError: cam"
-    assert state.mark_skipped(1, at(10), "outside window").error == "outside window"
     missed = state.mark_missed(2, at(20), lateness=7200.0)
     assert (missed.status, missed.lateness, missed.started) == ("missed", 7200.0, None)
 
@@ -296,8 +292,8 @@ def test_bad_slot_index(index: object) -> None:
         lambda s: s.mark_running(0, at(0), lateness=float("nan"), started=at(0)),
         lambda s: s.mark_running(0, at(0), lateness="late", started=at(0)),
         lambda s: s.mark_missed(0, at(0), lateness=float("inf")),
-        lambda s: s.mark_skipped(0, at(0), None),
-        lambda s: s.mark_skipped(0, "2026-01-01", "why"),
+        lambda s: s.mark_missed(0, "2026-01-01", lateness=1.0),
+        lambda s: s.mark_interrupted(0, reason=None),
         lambda s: s.begin_suspension("why", datetime(2026, 1, 1)),
     ],
 )
@@ -322,7 +318,7 @@ def test_records_are_kept_in_index_order() -> None:
         ({}, 0),
         ({0: "succeeded", 1: "failed", 2: "missed"}, 3),
         ({0: "succeeded", 1: "running"}, 1),
-        ({0: "succeeded", 1: "interrupted", 2: "skipped"}, 3),
+        ({0: "succeeded", 1: "interrupted", 2: "missed"}, 3),
         ({0: "succeeded", 1: "pending", 2: "succeeded"}, 1),
         ({0: "succeeded", 2: "succeeded"}, 1),  # slot 1 was never dealt with
         ({1: "succeeded"}, 0),
@@ -348,7 +344,6 @@ def test_counts() -> None:
         "failed": 0,
         "missed": 1,
         "interrupted": 0,
-        "skipped": 0,
     }
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bluesky_timelapse.persistence import (
+    SCHEMA_VERSION,
     CorruptStoreError,
     TimelapseState,
     TimelapseStore,
@@ -181,6 +182,7 @@ def test_list_survives_damaged_and_newer_files(
 # -- damaged files -----------------------------------------------------------------
 
 VALID = new_state().model_dump_json()
+VERSION = f'"version":{SCHEMA_VERSION}'
 DAMAGE = {
     "truncated JSON": (VALID[: len(VALID) // 2].encode(), "not JSON"),
     "empty file": (b"", "the file is empty"),
@@ -188,7 +190,7 @@ DAMAGE = {
     "garbage bytes": (bytes(range(256)) * 4, "not JSON"),
     "zeros after a power cut": (b"\0" * 4096, "not JSON"),
     "JSON but not an object": (b"[1, 2, 3]", "not a JSON object but a list"),
-    "NaN": (VALID.replace('"version":1', '"version":1,"x":NaN').encode(), "NaN is not JSON"),
+    "NaN": (VALID.replace(VERSION, VERSION + ',"x":NaN').encode(), "NaN is not JSON"),
     "invalid state": (
         VALID.replace('"status":"running"', '"status":"paused"').encode(),
         "not a valid timelapse state: status",
@@ -201,17 +203,17 @@ DAMAGE = {
         VALID.replace('"bench-7"', '"bench-8"').encode(),
         "it holds timelapse 'bench-8', not 'bench-7'",
     ),
-    "no version": (VALID.replace('"version":1,', "").encode(), "no valid schema version"),
+    "no version": (VALID.replace(VERSION + ",", "").encode(), "no valid schema version"),
     "version not a number": (
-        VALID.replace('"version":1', '"version":"1"').encode(),
-        "no valid schema version (version='1')",
+        VALID.replace(VERSION, f'"version":"{SCHEMA_VERSION}"').encode(),
+        f"no valid schema version (version='{SCHEMA_VERSION}')",
     ),
     "negative version": (
-        VALID.replace('"version":1', '"version":-1').encode(),
+        VALID.replace(VERSION, '"version":-1').encode(),
         "no valid schema version (version=-1)",
     ),
     "version 0 that is not a version 0 state": (
-        VALID.replace('"version":1', '"version":0').encode(),
+        VALID.replace(VERSION, '"version":0').encode(),
         "not a valid version 0 state, cannot migrate it: KeyError('schedule_times')",
     ),
 }

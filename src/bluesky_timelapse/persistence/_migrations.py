@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Version of the state file layout this release writes (and the newest it reads)."""
 
 
@@ -125,5 +125,32 @@ def _v0_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1}
+def _migrate_1_to_2(old: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to 2: a slot ``skipped`` (a status version 2 lacks) becomes ``missed``.
+
+    Version 1 had a final status ``skipped`` ("deliberately not run, with a reason"),
+    reached from ``pending`` only, that nothing but a direct ``mark_skipped`` call
+    produced: the missed-slot policy ``"skip"`` has always recorded slots ``missed``.
+    ``missed`` is the closest status left: it too is final, reached from ``pending``
+    only, and means the slot was not run and never will be, so the timelapse resumes
+    at the same slot. The rest of the record stays as it was, the reason in ``error``
+    included; the file as it was is kept beside the state (``<id>.json.v1``).
+    Anything else that is not a valid version 1 state is passed on unchanged, for
+    validation to name what is wrong with it.
+    """
+    slots = old.get("slots", [])
+    if isinstance(slots, list):
+        slots = [
+            {**slot, "status": "missed"}
+            if isinstance(slot, dict) and slot.get("status") == "skipped"
+            else slot
+            for slot in slots
+        ]
+    return {**old, "version": 2, "slots": slots}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
+}
 """``MIGRATIONS[n]`` turns the JSON object of schema version n into that of n + 1."""

@@ -36,22 +36,19 @@ from pydantic import (
 
 from ._migrations import SCHEMA_VERSION
 
-SlotStatus = Literal[
-    "pending", "running", "succeeded", "failed", "missed", "interrupted", "skipped"
-]
+SlotStatus = Literal["pending", "running", "succeeded", "failed", "missed", "interrupted"]
 """Where a slot stands; see :data:`SLOT_TRANSITIONS`."""
 
 SLOT_STATUSES: tuple[SlotStatus, ...] = get_args(SlotStatus)
 """Every slot status, in the order of :data:`SlotStatus`."""
 
 SLOT_TRANSITIONS: dict[SlotStatus, tuple[SlotStatus, ...]] = {
-    "pending": ("running", "missed", "skipped"),
+    "pending": ("running", "missed"),
     "running": ("succeeded", "failed", "interrupted"),
     "succeeded": (),
     "failed": (),
     "missed": (),
     "interrupted": (),
-    "skipped": (),
 }
 """The statuses each status may become. A status with none is final."""
 
@@ -136,7 +133,7 @@ class SlotRecord(BaseModel):
     lateness: FiniteFloat | None = None
     """Seconds between ``scheduled`` and the start (or the decision that it was missed)."""
     error: str | None = None
-    """Why the slot did not succeed (the error if failed, the reason if skipped or interrupted)."""
+    """Why the slot did not succeed (the error if failed, the reason if interrupted)."""
     stop_emitted: bool = True
     """False while the slot's run is open (its stop document not yet emitted); for an
     interrupted slot, a later session owes that stop document."""
@@ -167,7 +164,7 @@ class TimelapseState(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    version: Literal[1] = SCHEMA_VERSION
+    version: Literal[2] = SCHEMA_VERSION
     """Schema version of the layout (:data:`SCHEMA_VERSION`)."""
     timelapse_id: str
     """Unique name of the timelapse; also its file name (see :func:`validate_timelapse_id`)."""
@@ -369,14 +366,6 @@ class TimelapseState(BaseModel):
         record = self._transition(index, scheduled, "missed")
         record.lateness = lateness
         record.status = "missed"
-        return record
-
-    def mark_skipped(self, index: int, scheduled: datetime, reason: str) -> SlotRecord:
-        """Pending -> skipped, deliberately not run (missed-slot policy, window...)."""
-        reason = _text(reason, "reason")
-        record = self._transition(index, scheduled, "skipped")
-        record.error = reason
-        record.status = "skipped"
         return record
 
     def mark_interrupted(self, index: int, *, reason: str) -> SlotRecord:
