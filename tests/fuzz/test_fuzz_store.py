@@ -1,4 +1,4 @@
-"""Fuzzing the state files the timelapse store loads (persistence/store.py).
+"""Fuzzing the state files the timelapse store loads (persistence/_store.py).
 
 What :class:`TimelapseStore` promises about a damaged file: it is set aside
 (``<name>.corrupt-<UTC>``), never overwritten, never deleted; the newest valid
@@ -23,8 +23,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.persistence import TimelapseState, TimelapseStore
-from bluesky_timelapse.persistence.store import CorruptStoreError, UnsupportedVersionError
+from bluesky_timelapse.persistence import (
+    CorruptStoreError,
+    TimelapseState,
+    TimelapseStore,
+    UnsupportedVersionError,
+)
 
 FUZZ = settings(
     max_examples=150,
@@ -89,6 +93,14 @@ def v0_document(timelapse_id: str) -> dict[str, Any]:
     }
 
 
+def v1_document(timelapse_id: str) -> dict[str, Any]:
+    """A valid state of schema version 1, with a ``skipped`` slot (see ``_migrate_1_to_2``)."""
+    document = state_document(timelapse_id) | {"version": 1}
+    skipped = {"index": 2, "scheduled": "2026-05-01T06:02:00Z", "status": "skipped"}
+    document["slots"] = [*document["slots"], skipped | {"error": "outside window"}]
+    return document
+
+
 json_junk = st.recursive(
     st.none()
     | st.booleans()
@@ -131,8 +143,8 @@ def to_bytes(document: Any) -> bytes:
 
 @st.composite
 def mutated_documents(draw: st.DrawFn, timelapse_id: str) -> bytes:
-    """A valid document (this schema or version 0) with a few values replaced by junk."""
-    document: Any = draw(st.sampled_from([state_document, v0_document]))(timelapse_id)
+    """A valid document (this schema or an older one) with a few values replaced by junk."""
+    document: Any = draw(st.sampled_from([state_document, v1_document, v0_document]))(timelapse_id)
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths_of(document)))
         document = replaced(document, path, draw(json_junk))
@@ -207,6 +219,10 @@ def check_load(tmp_path: Path, data: bytes, with_snapshot: bool) -> None:
     data=b'{"version":1,"timelapse_id":"bad","created":"0001-01-01T00:00:00+01:00"}',
     with_snapshot=False,
 )  # OverflowError from the UTC conversion
+@example(
+    data=b'{"version":2,"timelapse_id":"bad","created":"0001-01-01T00:00:00+01:00"}',
+    with_snapshot=False,
+)  # the same in the current schema
 @example(
     data=b'{"version":0,"timelapse_id":"bad","created_at":"2020-01-01","state":"done",'
     b'"schedule_times":["2020-01-01"],"scans":[{"scan_id":1e400,"status":"done"}]}',

@@ -127,9 +127,20 @@ def test_missing_directory_raises_and_leaves_nothing(tmp_path: Path) -> None:
     assert names(tmp_path) == []
 
 
-def test_fsync_directory_accepts_paths(tmp_path: Path) -> None:
+def test_fsync_directory_accepts_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[tuple[int, int, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        opened = os.fstat(fd)
+        synced.append((opened.st_dev, opened.st_ino, stat.S_ISDIR(opened.st_mode)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
     fsync_directory(tmp_path)
     fsync_directory(str(tmp_path))
+    directory = tmp_path.stat()
+    assert synced == [(directory.st_dev, directory.st_ino, True)] * 2  # the directory itself
 
 
 def test_make_private_directory_creates_0700_with_parents(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from bluesky.plans import count
 from ophyd.sim import det
 
 from bluesky_timelapse.persistence import PersistentMetadata, atomic
-from bluesky_timelapse.persistence import metadata as metadata_module
+from bluesky_timelapse.persistence import _metadata as metadata_module
 from support import Documents, only, validate
 
 

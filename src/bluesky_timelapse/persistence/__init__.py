@@ -17,25 +17,21 @@ Both write through :func:`atomic_write`: a crash leaves the old content or the n
 and a damaged file is set aside, never overwritten or deleted.
 """
 
-from .atomic import atomic_write, fsync_directory, move_aside
-from .metadata import PersistentMetadata
-from .store import (
+from ._metadata import PersistentMetadata
+from ._migrations import MIGRATIONS, SCHEMA_VERSION, UnsupportedVersionError
+from ._state import (
     FINAL_SLOT_STATUSES,
-    MIGRATIONS,
-    SCHEMA_VERSION,
     SLOT_STATUSES,
     SLOT_TRANSITIONS,
-    CorruptStoreError,
     SlotRecord,
     SlotStatus,
     Suspension,
     TimelapseState,
     TimelapseStatus,
-    TimelapseStore,
-    UnsupportedVersionError,
-    default_store_directory,
     validate_timelapse_id,
 )
+from ._store import CorruptStoreError, TimelapseStore, default_store_directory
+from .atomic import atomic_write, fsync_directory, move_aside
 
 __all__ = [
     "FINAL_SLOT_STATUSES",
