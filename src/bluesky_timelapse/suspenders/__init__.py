@@ -31,22 +31,12 @@ Examples
 >>> RE.install_suspender(SuspendOutsideWindow(("06:00", "20:00")))  # doctest: +SKIP
 """
 
-from ._base import (
-    DailyWindow,
-    DiskUsage,
-    PollingSignal,
-    PollingSuspender,
-    SpaceThreshold,
-    SuspendLowDiskSpace,
-    SuspendOutsideWindow,
-    SuspendStaleCamera,
-    SuspendWhenTiledBacklog,
-    SuspensionCallback,
-    SuspensionEvent,
-    SuspensionLog,
-    format_size,
-    suspension_log,
-)
+from ._base import PollingSignal, PollingSuspender, SuspenderOptions
+from ._camera import SuspendStaleCamera
+from ._disk import DiskUsage, SpaceThreshold, SuspendLowDiskSpace, format_size
+from ._log import SuspensionCallback, SuspensionEvent, SuspensionLog, suspension_log
+from ._tiled_backlog import SuspendWhenTiledBacklog
+from ._window import DailyWindow, SuspendOutsideWindow
 
 __all__ = [
     "DailyWindow",
@@ -58,6 +48,7 @@ __all__ = [
     "SuspendOutsideWindow",
     "SuspendStaleCamera",
     "SuspendWhenTiledBacklog",
+    "SuspenderOptions",
     "SuspensionCallback",
     "SuspensionEvent",
     "SuspensionLog",
