@@ -56,11 +56,7 @@ class SuspendStaleCamera(PollingSuspender):
         self._last_update = clock()
         self._last_gap = 0.0
         self._camera_subscription: int | None = None
-        super().__init__(
-            poll_interval=poll_interval,
-            signal_name=f"{signal.name}_age",
-            **options,
-        )
+        super().__init__(poll_interval=poll_interval, signal_name=f"{signal.name}_age", **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.watched.name!r}, max_age={self.max_age:g})"

@@ -196,11 +196,7 @@ class SuspendLowDiskSpace(PollingSuspender):
                 f"min_free {min_free!r} ({self.min_free.describe(total)}); allowed: an amount "
                 ">= min_free"
             )
-        super().__init__(
-            poll_interval=poll_interval,
-            signal_name="free_space",
-            **options,
-        )
+        super().__init__(poll_interval=poll_interval, signal_name="free_space", **options)
 
     def __repr__(self) -> str:
         return (

@@ -59,11 +59,7 @@ class SuspendWhenTiledBacklog(PollingSuspender):
         self.sink = sink
         self.max_documents = max_documents
         self.resume_below = resume
-        super().__init__(
-            poll_interval=poll_interval,
-            signal_name="tiled_backlog",
-            **options,
-        )
+        super().__init__(poll_interval=poll_interval, signal_name="tiled_backlog", **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_documents={self.max_documents})"

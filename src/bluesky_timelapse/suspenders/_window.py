@@ -144,11 +144,7 @@ class SuspendOutsideWindow(PollingSuspender):
     ) -> None:
         self.window = DailyWindow.parse(between, timezone)
         self._now = now if now is not None else _utc_now
-        super().__init__(
-            poll_interval=poll_interval,
-            signal_name="local_time",
-            **options,
-        )
+        super().__init__(poll_interval=poll_interval, signal_name="local_time", **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.window})"
