@@ -18,7 +18,8 @@ from bluesky import RunEngine
 from bluesky.plans import count
 from ophyd.sim import det
 
-from bluesky_timelapse.persistence import PersistentMetadata, atomic
+from bluesky_timelapse import _files
+from bluesky_timelapse.persistence import PersistentMetadata
 from bluesky_timelapse.persistence import _metadata as metadata_module
 from support import Documents, only, validate
 
@@ -162,7 +163,7 @@ def test_crash_while_saving_keeps_the_previous_content(
     def power_cut(*args: object) -> None:
         raise OSError("power cut")
 
-    monkeypatch.setattr(atomic.os, "replace", power_cut)
+    monkeypatch.setattr(_files.os, "replace", power_cut)
     with pytest.raises(OSError, match="power cut"):
         md["scan_id"] = 42
     monkeypatch.undo()

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bluesky_timelapse import _files
 from bluesky_timelapse.persistence import (
     SCHEMA_VERSION,
     CorruptStoreError,
     TimelapseState,
     TimelapseStore,
     UnsupportedVersionError,
-    atomic,
     default_store_directory,
 )
 from timelapse_states import ID, at, files_under, new_state, run_slot, saved_states
@@ -144,7 +144,7 @@ def test_crash_during_save_keeps_the_previous_state(
     def crash(*args: object) -> None:
         raise OSError("power cut")
 
-    monkeypatch.setattr(atomic.os, "replace", crash)
+    monkeypatch.setattr(_files.os, "replace", crash)
     with pytest.raises(OSError, match="power cut"):
         store.save(state)
     monkeypatch.undo()
@@ -295,7 +295,7 @@ def test_without_any_snapshot(store: TimelapseStore) -> None:
 def test_repeated_damage_never_clobbers_an_aside_file(
     store: TimelapseStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(atomic, "utc_timestamp", lambda: "20261122T080000Z")
+    monkeypatch.setattr(_files, "utc_timestamp", lambda: "20261122T080000Z")
     saved_states(store, 2)
     for content in (b"first", b"second"):
         store.path(ID).write_bytes(content)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..persistence.atomic import make_private_directory
+from .._files import make_private_directory
 from ..tiled._connect import TiledAuthenticationError
 from .journal import JournalReader
 from .tiled_batches import FlushableTiledWriter

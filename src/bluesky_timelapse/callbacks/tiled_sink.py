@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
-from ..persistence.atomic import atomic_write
+from .._files import atomic_write
 from ..specs import SPEC_TO_MIMETYPE
 from ..tiled._target import TiledTarget
 from .forwarder_process import ForwarderProcess

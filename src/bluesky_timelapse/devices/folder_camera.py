@@ -29,8 +29,8 @@ from ophyd.signal import SignalRO
 from ophyd.status import DeviceStatus
 from PIL import Image
 
+from .._files import atomic_write, make_private_directory
 from ..locations import default_data_dir
-from ..persistence.atomic import atomic_write, make_private_directory
 from ..specs import AD_JPEG, AD_TIFF, PNG_FILE
 from ..storage import FrameFormat, WriterFactory
 from .filestore import FileStoreMixin, FrameSignal

@@ -17,6 +17,7 @@ Both write through :func:`atomic_write`: a crash leaves the old content or the n
 and a damaged file is set aside, never overwritten or deleted.
 """
 
+from .._files import atomic_write, fsync_directory, move_aside
 from ._metadata import PersistentMetadata
 from ._migrations import MIGRATIONS, SCHEMA_VERSION, UnsupportedVersionError
 from ._state import (
@@ -31,7 +32,6 @@ from ._state import (
     validate_timelapse_id,
 )
 from ._store import CorruptStoreError, TimelapseStore, default_store_directory
-from .atomic import atomic_write, fsync_directory, move_aside
 
 __all__ = [
     "FINAL_SLOT_STATUSES",

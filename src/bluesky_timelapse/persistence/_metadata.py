@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -20,7 +21,17 @@ from typing import Any
 
 from filelock import FileLock
 
-from .atomic import FILE_MODE, atomic_write, logger, make_private_directory, move_aside
+from .._files import (
+    FILE_MODE,
+    UnreadableFile,
+    atomic_write,
+    make_private_directory,
+    move_aside,
+    read_json_object,
+)
+
+logger = logging.getLogger("bluesky_timelapse.persistence")
+"""Recoveries from damaged files are WARNINGs."""
 
 
 class PersistentMetadata(MutableMapping[str, Any]):
@@ -203,19 +214,19 @@ class PersistentMetadata(MutableMapping[str, Any]):
             self._data = {}
         else:
             try:
-                self._data = _decode(self.path.read_bytes())
-            except _Unreadable as err:
+                self._data = read_json_object(self.path.read_bytes())
+            except UnreadableFile as err:
                 self._data = self._recover(str(err))
         self._stamp = self._stat()
 
     def _recover(self, reason: str) -> dict[str, Any]:
         aside = move_aside(self.path)
         try:
-            data = _decode(self.backup_path.read_bytes())
+            data = read_json_object(self.backup_path.read_bytes())
             source = f"the last good copy {self.backup_path}"
         except FileNotFoundError:
             data, source = {}, "empty (no good copy)"
-        except _Unreadable as err:
+        except UnreadableFile as err:
             backup_aside = move_aside(self.backup_path)
             data, source = (
                 {},
@@ -242,26 +253,6 @@ class PersistentMetadata(MutableMapping[str, Any]):
         atomic_write(self.path, encoded)
         self._stamp = self._stat()
         atomic_write(self.backup_path, encoded)
-
-
-class _Unreadable(Exception):
-    """File content that is not a JSON object; ``args[0]`` says why."""
-
-
-def _decode(data: bytes) -> dict[str, Any]:
-    if not data.strip():
-        raise _Unreadable("the file is empty")
-    try:
-        value = json.loads(data, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as err:
-        raise _Unreadable(f"not JSON: {err}") from None
-    if not isinstance(value, dict):
-        raise _Unreadable(f"not a JSON object but a {type(value).__name__}")
-    return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _as_json(key: str, value: Any) -> Any:

@@ -20,19 +20,27 @@ On disk, in the store directory (0700), every file mode 0600::
 from __future__ import annotations
 
 import builtins
-import json
+import logging
 import os
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from ..locations import default_data_dir
+from .._files import (
+    UnreadableFile,
+    atomic_write,
+    make_private_directory,
+    move_aside,
+    read_json_object,
+)
+from ..data_dir import DataDirectory
 from ._migrations import MIGRATIONS, SCHEMA_VERSION, UnsupportedVersionError
 from ._state import TimelapseState, validate_timelapse_id
-from .atomic import atomic_write, logger, make_private_directory, move_aside
+
+logger = logging.getLogger("bluesky_timelapse.persistence")
+"""Recoveries from damaged files are WARNINGs."""
 
 
 class CorruptStoreError(ValueError):
@@ -56,13 +64,9 @@ class CorruptStoreError(ValueError):
         )
 
 
-class _Unreadable(Exception):
-    """A file that is not a valid state; ``args[0]`` says why."""
-
-
 def default_store_directory() -> Path:
     """``$BLUESKY_TIMELAPSE_DIR/timelapses``, else the user data directory's ``timelapses``."""
-    return default_data_dir() / "timelapses"
+    return DataDirectory.default().timelapses
 
 
 class TimelapseStore:
@@ -173,7 +177,7 @@ class TimelapseStore:
             ) from None
         try:
             state, version = _parse(data, path, timelapse_id)
-        except _Unreadable as err:
+        except UnreadableFile as err:
             return self._recover(timelapse_id, str(err))
         if version < SCHEMA_VERSION:
             self._keep_original(path, data, version)
@@ -224,7 +228,7 @@ class TimelapseStore:
             try:
                 data = snapshot.read_bytes()
                 state, _ = _parse(data, snapshot, timelapse_id)
-            except _Unreadable as err:
+            except UnreadableFile as err:
                 moved.append(move_aside(snapshot))
                 logger.warning(
                     "snapshot %s is unreadable (%s); moved aside to %s", snapshot, err, moved[-1]
@@ -267,8 +271,6 @@ class TimelapseStore:
 
 def _parse(data: bytes, source: Path, timelapse_id: str) -> tuple[TimelapseState, int]:
     """The state in ``data`` and the schema version it was written with."""
-    if not data.strip():
-        raise _Unreadable("the file is empty")
     try:  # the common case, in one pass; anything else is diagnosed step by step below
         state = TimelapseState.model_validate_json(data)
     except (ValidationError, RecursionError):
@@ -276,37 +278,28 @@ def _parse(data: bytes, source: Path, timelapse_id: str) -> tuple[TimelapseState
     else:
         if state.timelapse_id == timelapse_id and "version" in state.model_fields_set:
             return state, SCHEMA_VERSION
-    try:
-        raw = json.loads(data, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as err:
-        raise _Unreadable(f"not JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise _Unreadable(f"not a JSON object but a {type(raw).__name__}")
+    raw = read_json_object(data)
     version = raw.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise _Unreadable(f"no valid schema version (version={version!r})")
+        raise UnreadableFile(f"no valid schema version (version={version!r})")
     if version > SCHEMA_VERSION:
         raise UnsupportedVersionError(source, version)
     for step in range(version, SCHEMA_VERSION):
         if step not in MIGRATIONS:
-            raise _Unreadable(f"schema version {step} has no migration to {step + 1}")
+            raise UnreadableFile(f"schema version {step} has no migration to {step + 1}")
         try:
             raw = MIGRATIONS[step](raw)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as err:
-            raise _Unreadable(
+            raise UnreadableFile(
                 f"not a valid version {step} state, cannot migrate it: {err!r}"
             ) from None
     try:
         state = TimelapseState.model_validate(raw)
     except (ValidationError, RecursionError) as err:
-        raise _Unreadable(f"not a valid timelapse state: {_summary(err)}") from None
+        raise UnreadableFile(f"not a valid timelapse state: {_summary(err)}") from None
     if state.timelapse_id != timelapse_id:
-        raise _Unreadable(f"it holds timelapse {state.timelapse_id!r}, not {timelapse_id!r}")
+        raise UnreadableFile(f"it holds timelapse {state.timelapse_id!r}, not {timelapse_id!r}")
     return state, version
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _summary(err: Exception) -> str:

@@ -102,8 +102,9 @@ class TimelapseOptions(BaseModel):
             return cls(**options)
         except ValidationError as err:
             first = err.errors()[0]
+            field = ".".join(str(part) for part in first["loc"])
             message = first["ctx"]["error"] if first["type"] == "value_error" else first["msg"]
-            raise ValueError(str(message)) from None
+            raise ValueError(f"{field} {message}") from None
 
     @field_validator("plan_kwargs", mode="before")
     @classmethod
@@ -119,11 +120,11 @@ class TimelapseOptions(BaseModel):
             try:
                 value = parse_duration(value)
             except ValueError as err:
-                raise ValueError(f"{info.field_name}: {err}") from None
+                raise ValueError(f"{value!r} is invalid: {err}") from None
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{info.field_name} {value!r} is invalid; allowed: seconds >= 0")
+            raise ValueError(f"{value!r} is invalid; allowed: seconds >= 0")
         if value == float("inf"):
-            raise ValueError(f"{info.field_name} {value!r} is invalid; allowed: finite seconds")
+            raise ValueError(f"{value!r} is invalid; allowed: finite seconds >= 0")
         return float(value)
 
     @field_validator("missed", "on_failure", mode="before")
@@ -131,16 +132,17 @@ class TimelapseOptions(BaseModel):
     def _choice(cls, value: Any, info: ValidationInfo) -> Any:
         allowed = MISSED_POLICIES if info.field_name == "missed" else FAILURE_POLICIES
         if value not in allowed:
-            raise ValueError(
-                f"{info.field_name} {value!r} is not allowed; allowed: {', '.join(allowed)}"
-            )
+            raise ValueError(f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
         return value
 
     @field_validator("plan", "warmup_plan", "standby_plan")
     @classmethod
-    def _known_plan(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _known_plan(cls, value: str | None) -> str | None:
         if value is not None:
-            resolve_plan(value, field=info.field_name or "plan")  # now, not at the first slot
+            try:
+                resolve_plan(value)  # now, not at the first slot
+            except ValueError as err:
+                raise ValueError(str(err).removeprefix("plan ")) from None
         return value
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..persistence.atomic import make_private_directory
+from .._files import make_private_directory
 
 LOGGERS = ("bluesky_timelapse", "bluesky")
 """Loggers whose records go to the log file."""

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import make_private_directory
 from ..callbacks import LivePreview, TiledSink, TimelapseProgress
 from ..data_dir import DataDirectory, use_session_data_dir
 from ..devices import SimCamera
 from ..persistence import PersistentMetadata
-from ..persistence.atomic import make_private_directory
 from ..plans import install_commands
 from ..plugins import CALLBACKS, DEVICES, PLANS, BrokenPlugin, load_plugins
 from ..suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog

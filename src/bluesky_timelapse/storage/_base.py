@@ -7,9 +7,11 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from .._files import fsync_directory
 
 SUPPORTED_DTYPES: tuple[str, ...] = (
     "uint8",
@@ -235,30 +237,55 @@ class FileFrameWriter(abc.ABC):
         """Release the output."""
 
 
-def fsync_path(path: Path) -> None:
-    """``fsync`` a file or directory by path."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class FileSequenceWriter(FileFrameWriter):
+    """A writer of one new file per frame, ``{name}_{index}{suffix}``; never overwrites.
 
-
-def write_new_file(path: Path, write: Any, *, fsync: bool) -> None:
-    """Create ``path`` exclusively, fill it with ``write(file)``, optionally fsync it.
-
-    A half-written file is removed again, so a failed write leaves nothing behind.
+    Subclasses set :attr:`kind` and :attr:`suffix`, name each frame's file in
+    :meth:`path_of` and fill it in :meth:`_write_file`. A frame counts once its
+    file (and, with ``fsync``, its directory entry) is on disk.
     """
-    with open(path, "xb") as file:
-        try:
-            write(file)
-            if fsync:
-                file.flush()
-                os.fsync(file.fileno())
-        except BaseException:
-            file.close()
-            path.unlink(missing_ok=True)
-            raise
+
+    kind: str = "file"
+    """What the files are, for messages (e.g. ``"TIFF"``)."""
+
+    suffix: str = ""
+    """The files' ending (e.g. ``".tiff"``)."""
+
+    @abc.abstractmethod
+    def path_of(self, index: int) -> Path:
+        """Return the file of frame ``index``."""
+
+    @abc.abstractmethod
+    def _write_file(self, file: IO[bytes], frame: np.ndarray) -> None:
+        """Write one validated frame into a new, empty ``file``."""
+
+    def _create(self, directory: Path, name: str) -> None:
+        existing = sorted(directory.glob(f"{name}_*{self.suffix}"))
+        if existing:
+            raise FileExistsError(
+                f"{self.kind} sequence {name!r} already exists in {str(directory)!r} "
+                f"({existing[0].name}, ...); choose another name, nothing is overwritten"
+            )
+
+    def _write(self, frame: np.ndarray, index: int) -> None:
+        path = self.path_of(index)
+        with open(path, "xb") as file:
+            try:
+                self._write_file(file, frame)
+                if self.fsync:
+                    file.flush()
+                    os.fsync(file.fileno())
+            except BaseException:
+                file.close()
+                path.unlink(missing_ok=True)  # a failed write leaves nothing behind
+                raise
+
+    def _sync(self, index: int) -> None:
+        assert self.directory is not None
+        fsync_directory(self.directory)
+
+    def _close(self) -> None:
+        pass
 
 
 def _probe_writable(directory: Path) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .._files import fsync_file
 from ..specs import AD_HDF5, HDF5_DATASET
-from ._base import FileFrameWriter, FrameFormat, ResourceDescription, fsync_path
+from ._base import FileFrameWriter, FrameFormat, ResourceDescription
 
 
 class HDF5Writer(FileFrameWriter):
@@ -84,4 +85,4 @@ class HDF5Writer(FileFrameWriter):
         assert self._file is not None
         self._file.close()
         if self.fsync:
-            fsync_path(self.path)
+            fsync_file(self.path)

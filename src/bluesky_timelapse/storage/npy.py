@@ -8,10 +8,10 @@ from typing import IO, Any
 import numpy as np
 
 from ..specs import NPY_SEQ
-from ._base import FileFrameWriter, ResourceDescription, fsync_path, write_new_file
+from ._base import FileSequenceWriter, ResourceDescription
 
 
-class NpySequenceWriter(FileFrameWriter):
+class NpySequenceWriter(FileSequenceWriter):
     """Write each frame to its own ``.npy`` file with :func:`numpy.save`.
 
     Parameters
@@ -19,6 +19,9 @@ class NpySequenceWriter(FileFrameWriter):
     fsync
         Sync each file (and its directory entry) to disk before it counts.
     """
+
+    kind = "NPY"
+    suffix = ".npy"
 
     def path_of(self, index: int) -> Path:
         """Return the file of frame ``index``."""
@@ -34,23 +37,5 @@ class NpySequenceWriter(FileFrameWriter):
         """Return ``{"index": index}``, what the ``NPY_SEQ`` handler takes."""
         return {"index": index}
 
-    def _create(self, directory: Path, name: str) -> None:
-        existing = sorted(directory.glob(f"{name}_*.npy"))
-        if existing:
-            raise FileExistsError(
-                f"NPY sequence {name!r} already exists in {str(directory)!r} "
-                f"({existing[0].name}, ...); choose another name, nothing is overwritten"
-            )
-
-    def _write(self, frame: np.ndarray, index: int) -> None:
-        def write(file: IO[bytes]) -> Any:
-            np.save(file, frame, allow_pickle=False)
-
-        write_new_file(self.path_of(index), write, fsync=self.fsync)
-
-    def _sync(self, index: int) -> None:
-        assert self.directory is not None
-        fsync_path(self.directory)
-
-    def _close(self) -> None:
-        pass
+    def _write_file(self, file: IO[bytes], frame: np.ndarray) -> None:
+        np.save(file, frame, allow_pickle=False)

@@ -21,18 +21,14 @@ __all__ = ["frame_index", "read_frame", "resource_path"]
 
 _TEMPLATE_SPECS = {specs.AD_TIFF, specs.AD_JPEG, specs.PNG_FILE}
 _PILLOW_SPECS = {specs.AD_JPEG, specs.PNG_FILE}
-_TIFF_MIMETYPE = "multipart/related;type=image/tiff"
-_NPY_MIMETYPE = "multipart/related;type=application/x-npy"
-_HDF5_MIMETYPE = "application/x-hdf5"
-_ZARR_MIMETYPE = "application/x-zarr"
 
 SUPPORTED = (
     *sorted({*_TEMPLATE_SPECS, specs.AD_HDF5, specs.NPY_SEQ, specs.ZARR_ARRAY}),
-    _TIFF_MIMETYPE,
+    specs.TIFF_SEQUENCE_MIMETYPE,
     specs.JPEG_SEQUENCE_MIMETYPE,
-    _HDF5_MIMETYPE,
-    _NPY_MIMETYPE,
-    _ZARR_MIMETYPE,
+    specs.HDF5_MIMETYPE,
+    specs.NPY_SEQUENCE_MIMETYPE,
+    specs.ZARR_MIMETYPE,
 )
 """The Resource specs and StreamResource mimetypes :func:`read_frame` reads."""
 
@@ -97,15 +93,15 @@ def read_frame(resource: Mapping[str, Any], index: int) -> np.ndarray[Any, Any]:
 def _read_stream_frame(
     path: Path, mimetype: str, parameters: Mapping[str, Any], index: int
 ) -> np.ndarray[Any, Any]:
-    if mimetype == _TIFF_MIMETYPE:
+    if mimetype == specs.TIFF_SEQUENCE_MIMETYPE:
         return _read_templated(path, parameters, index, pillow=False)
     if mimetype == specs.JPEG_SEQUENCE_MIMETYPE:
         return _read_templated(path, parameters, index, pillow=True)
-    if mimetype == _HDF5_MIMETYPE:
+    if mimetype == specs.HDF5_MIMETYPE:
         return _read_hdf5(path, str(parameters.get("dataset", specs.HDF5_DATASET)), index)
-    if mimetype == _NPY_MIMETYPE:
+    if mimetype == specs.NPY_SEQUENCE_MIMETYPE:
         return np.load(f"{path}_{index}.npy")
-    if mimetype == _ZARR_MIMETYPE:
+    if mimetype == specs.ZARR_MIMETYPE:
         frame = _read_zarr(path, index)
         # ophyd-async stores frames with a collection axis: (N, 1, *frame_shape).
         return frame[0] if frame.ndim >= 3 and frame.shape[0] == 1 else frame

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import tifffile
 
 from ..specs import AD_TIFF
-from ._base import FileFrameWriter, ResourceDescription, fsync_path, write_new_file
+from ._base import FileSequenceWriter, ResourceDescription
 
 TIFF_TEMPLATE = "%s%s_%6.6d.tiff"
 """The ``AD_TIFF`` template: directory, file name stem, frame index."""
 
 
-class TiffSequenceWriter(FileFrameWriter):
+class TiffSequenceWriter(FileSequenceWriter):
     """Write each frame to its own TIFF file with tifffile.
 
     Parameters
@@ -25,6 +25,9 @@ class TiffSequenceWriter(FileFrameWriter):
     fsync
         Sync each file (and its directory entry) to disk before it counts.
     """
+
+    kind = "TIFF"
+    suffix = ".tiff"
 
     def __init__(self, *, compression: str | None = None, fsync: bool = True) -> None:
         super().__init__(fsync=fsync)
@@ -47,25 +50,6 @@ class TiffSequenceWriter(FileFrameWriter):
             resource_kwargs={"template": TIFF_TEMPLATE, "filename": self.name},
         )
 
-    def _create(self, directory: Path, name: str) -> None:
-        existing = sorted(directory.glob(f"{name}_*.tiff"))
-        if existing:
-            raise FileExistsError(
-                f"TIFF sequence {name!r} already exists in {str(directory)!r} "
-                f"({existing[0].name}, ...); choose another name, nothing is overwritten"
-            )
-
-    def _write(self, frame: np.ndarray, index: int) -> None:
+    def _write_file(self, file: IO[bytes], frame: np.ndarray) -> None:
         photometric = "rgb" if frame.ndim == 3 else "minisblack"
-
-        def write(file: IO[bytes]) -> Any:
-            tifffile.imwrite(file, frame, photometric=photometric, compression=self.compression)
-
-        write_new_file(self.path_of(index), write, fsync=self.fsync)
-
-    def _sync(self, index: int) -> None:
-        assert self.directory is not None
-        fsync_path(self.directory)
-
-    def _close(self) -> None:
-        pass
+        tifffile.imwrite(file, frame, photometric=photometric, compression=self.compression)

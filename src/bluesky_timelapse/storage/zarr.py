@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from .._files import fsync_directory, fsync_file
 from ..specs import ZARR_ARRAY
-from ._base import FileFrameWriter, FrameFormat, ResourceDescription, fsync_path
+from ._base import FileFrameWriter, FrameFormat, ResourceDescription
 
 
 class ZarrWriter(FileFrameWriter):
@@ -86,11 +87,11 @@ class ZarrWriter(FileFrameWriter):
         chunk_dir = self.path / "c" / str(index)
         for parent, _dirs, files in os.walk(chunk_dir):
             for file in files:
-                fsync_path(Path(parent) / file)
-            fsync_path(Path(parent))
-        fsync_path(self.path / "zarr.json")
-        fsync_path(self.path / "c")
-        fsync_path(self.path)
+                fsync_file(Path(parent) / file)
+            fsync_directory(parent)
+        fsync_file(self.path / "zarr.json")
+        fsync_directory(self.path / "c")
+        fsync_directory(self.path)
 
     def _close(self) -> None:
         self._group = self._array = None

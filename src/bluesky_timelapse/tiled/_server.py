@@ -77,8 +77,8 @@ import yaml
 from filelock import FileLock, Timeout
 
 from .._child import python_command
+from .._files import FILE_MODE, atomic_write, make_private_directory
 from ..data_dir import DataDirectory
-from ..persistence.atomic import FILE_MODE, atomic_write, make_private_directory
 from ._target import TiledTarget
 
 __all__ = [

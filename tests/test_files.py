@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bluesky_timelapse.persistence import atomic
-from bluesky_timelapse.persistence.atomic import (
+from bluesky_timelapse import _files
+from bluesky_timelapse._files import (
     atomic_write,
     fsync_directory,
     make_private_directory,
@@ -68,7 +68,7 @@ def test_crash_leaves_old_content_and_no_temporary_file(
 ) -> None:
     target = tmp_path / "state.json"
     target.write_bytes(b"old content")
-    monkeypatch.setattr(atomic.os, step, crash)
+    monkeypatch.setattr(_files.os, step, crash)
     with pytest.raises(Crash):
         atomic_write(target, b"new content")
     monkeypatch.undo()
@@ -79,7 +79,7 @@ def test_crash_leaves_old_content_and_no_temporary_file(
 def test_crash_before_first_write_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(atomic.os, "replace", crash)
+    monkeypatch.setattr(_files.os, "replace", crash)
     with pytest.raises(Crash):
         atomic_write(tmp_path / "state.json", b"new")
     monkeypatch.undo()
@@ -100,8 +100,8 @@ def test_file_is_fsynced_before_rename_and_directory_after(
         events.append("replace")
         real_replace(source, target)
 
-    monkeypatch.setattr(atomic.os, "fsync", fsync)
-    monkeypatch.setattr(atomic.os, "replace", replace)
+    monkeypatch.setattr(_files.os, "fsync", fsync)
+    monkeypatch.setattr(_files.os, "replace", replace)
     atomic_write(tmp_path / "state.json", b"x")
     assert events == ["fsync-file", "replace", "fsync-dir"]
 
@@ -136,7 +136,7 @@ def test_fsync_directory_accepts_paths(tmp_path: Path, monkeypatch: pytest.Monke
         synced.append((opened.st_dev, opened.st_ino, stat.S_ISDIR(opened.st_mode)))
         real_fsync(fd)
 
-    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(_files.os, "fsync", fsync)
     fsync_directory(tmp_path)
     fsync_directory(str(tmp_path))
     directory = tmp_path.stat()
@@ -172,7 +172,7 @@ def test_move_aside_renames_with_utc_timestamp_and_keeps_bytes(tmp_path: Path) -
 
 
 def test_move_aside_never_clobbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(atomic, "utc_timestamp", lambda: "20261122T080000Z")
+    monkeypatch.setattr(_files, "utc_timestamp", lambda: "20261122T080000Z")
     damaged = tmp_path / "state.json"
     asides = []
     for content in (b"one", b"two", b"three"):
@@ -190,8 +190,8 @@ def test_move_aside_without_hard_links(tmp_path: Path, monkeypatch: pytest.Monke
     def no_links(source: object, target: object) -> None:
         raise PermissionError("this filesystem has no hard links")
 
-    monkeypatch.setattr(atomic.os, "link", no_links)
-    monkeypatch.setattr(atomic, "utc_timestamp", lambda: "20261122T080000Z")
+    monkeypatch.setattr(_files.os, "link", no_links)
+    monkeypatch.setattr(_files, "utc_timestamp", lambda: "20261122T080000Z")
     damaged = tmp_path / "state.json"
     damaged.write_bytes(b"one")
     first = move_aside(damaged)
@@ -211,7 +211,7 @@ def test_utc_timestamp_format() -> None:
     from datetime import datetime, timedelta, timezone
 
     local = datetime(2026, 11, 22, 10, 30, 5, tzinfo=timezone(timedelta(hours=2)))
-    assert atomic.utc_timestamp(local) == "20261122T083005Z"
+    assert _files.utc_timestamp(local) == "20261122T083005Z"
 
 
 @pytest.mark.parametrize(("durable", "fsyncs"), [(True, 2), (False, 0)])

@@ -1,4 +1,7 @@
-"""Crash-safe file primitives shared by the timelapse store and the metadata mapping.
+"""Crash-safe file primitives: atomic writes, directory fsyncs, private directories, JSON objects.
+
+The bottom layer of the package: the timelapse store, the metadata mapping, the
+Tiled sink, the embedded server, the writers and the cameras all write through it.
 
 A file written with :func:`atomic_write` holds either its old or its new content after
 a crash or a power cut, never a mixture: the new bytes go to a temporary file in the
@@ -7,25 +10,24 @@ directory itself is fsynced so the rename is durable too.
 
 A damaged file is never overwritten or deleted: :func:`move_aside` renames it to
 ``<name>.corrupt-<UTC timestamp>`` beside itself, never clobbering an earlier one.
+:func:`read_json_object` says in one line why a file is not a JSON object.
 """
 
 from __future__ import annotations
 
 import errno
-import logging
+import json
 import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-
-logger = logging.getLogger("bluesky_timelapse.persistence")
-"""The logger of the persistence layer: recoveries from damaged files are WARNINGs."""
+from typing import Any
 
 FILE_MODE = 0o600
-"""Mode of every file the persistence layer writes: readable by its owner only."""
+"""Mode of every private file the package writes: readable by its owner only."""
 
 DIRECTORY_MODE = 0o700
-"""Mode of every directory the persistence layer creates."""
+"""Mode of every private directory the package creates."""
 
 TEMPORARY_SUFFIX = ".tmp"
 """Temporary files are named ``.<target name>.<random hex>.tmp``: hidden, never a target."""
@@ -111,6 +113,15 @@ def fsync_directory(directory: Path | str) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path | str) -> None:
+    """Flush a file's content to stable storage, by its path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def make_private_directory(directory: Path | str) -> Path:
     """Create ``directory`` (and its parents) if missing; a new one gets mode 0700.
 
@@ -163,6 +174,33 @@ def move_aside(path: Path | str, *, tag: str = "corrupt") -> Path:
             fsync_directory(path.parent)
             return aside
     raise FileExistsError(f"cannot set {str(path)!r} aside: 10000 names {base}-N are taken")
+
+
+class UnreadableFile(ValueError):
+    """File content that cannot be used; the message says why in a few words."""
+
+
+def read_json_object(data: bytes | str) -> dict[str, Any]:
+    """``data`` decoded as one JSON object, strictly: no NaN or Infinity.
+
+    Raises
+    ------
+    UnreadableFile
+        If ``data`` is empty, not JSON, or JSON but not an object.
+    """
+    if not data.strip():
+        raise UnreadableFile("the file is empty")
+    try:
+        value = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as err:
+        raise UnreadableFile(f"not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise UnreadableFile(f"not a JSON object but a {type(value).__name__}")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _rename_no_replace(source: Path, target: Path) -> bool:
