@@ -74,7 +74,7 @@ def test_slots_must_be_positive(text):
 def test_status_shows_timelapses_and_the_sink_backlog(tmp_path):
     from datetime import UTC, datetime
 
-    from bluesky_timelapse.callbacks.tiled_sink import HEALTH_FILE
+    from bluesky_timelapse.callbacks._tiled_sink import HEALTH_FILE
     from bluesky_timelapse.persistence import TimelapseState, TimelapseStore
     from bluesky_timelapse.plans import every
 

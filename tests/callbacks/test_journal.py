@@ -1,12 +1,12 @@
-"""The run journal's durability policy (callbacks/journal.py)."""
+"""The run journal's durability policy (callbacks/_journal.py)."""
 
 import os
 import threading
 
 import pytest
 
-from bluesky_timelapse.callbacks import journal as journal_module
-from bluesky_timelapse.callbacks.journal import JournalReader, JournalSyncer, RunJournal
+from bluesky_timelapse.callbacks import _journal as journal_module
+from bluesky_timelapse.callbacks._journal import JournalReader, JournalSyncer, RunJournal
 
 
 class Fsyncs(list):

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from bluesky_timelapse.callbacks.journal import RunJournal, recover
-from bluesky_timelapse.callbacks.tiled_sink import HEALTH_FILE
+from bluesky_timelapse.callbacks._journal import RunJournal, recover
+from bluesky_timelapse.callbacks._tiled_sink import HEALTH_FILE
+from bluesky_timelapse.data_dir import DataDirectory
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.plans import timelapse
-from bluesky_timelapse.session import LOG_FILE, configure
+from bluesky_timelapse.session import configure
 
 COMMAND = Path(sysconfig.get_path("scripts")) / "bluesky-timelapse"
 TIMELAPSE_ID = "security-check"
@@ -149,7 +150,7 @@ def test_no_log_record_carries_the_key(finished: Finished) -> None:
     for record in finished.records:
         assert finished.key not in record.getMessage(), record.name
         assert finished.key not in repr(record.args), record.name
-    session_log = (finished.data_dir / LOG_FILE).read_text()
+    session_log = finished.paths.log_file.read_text()
     assert "session configured" in session_log
     assert finished.key not in session_log
 
@@ -208,9 +209,9 @@ def test_nothing_the_package_keeps_is_open_to_others(finished: Finished) -> None
 
 def test_the_data_directory_and_the_session_log_are_private(finished: Finished) -> None:
     data_dir = finished.data_dir
-    for directory in (data_dir, data_dir / "frames", (data_dir / LOG_FILE).parent):
+    for directory in (data_dir, data_dir / "frames", DataDirectory(data_dir).logs):
         assert _mode(directory) == 0o700, directory
-    assert _mode(data_dir / LOG_FILE) == 0o600
+    assert _mode(DataDirectory(data_dir).log_file) == 0o600
 
 
 def test_journal_files_are_private_whatever_the_umask(tmp_path: Path, umask_zero: None) -> None:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from .journal import Entry, RunJournal, recover
-    from .preview import LivePreview
-    from .progress import TimelapseProgress
-    from .tiled_sink import SinkHealth, TiledSink, read_health
+    from ._journal import Entry, RunJournal, recover
+    from ._preview import LivePreview
+    from ._progress import TimelapseProgress
+    from ._tiled_sink import SinkHealth, TiledSink, read_health
 
 __all__ = [
     "Entry",
@@ -33,13 +33,13 @@ __all__ = [
 __getattr__ = lazy_attributes(
     __name__,
     {
-        "Entry": ".journal",
-        "RunJournal": ".journal",
-        "recover": ".journal",
-        "LivePreview": ".preview",
-        "TimelapseProgress": ".progress",
-        "SinkHealth": ".tiled_sink",
-        "TiledSink": ".tiled_sink",
-        "read_health": ".tiled_sink",
+        "Entry": "._journal",
+        "RunJournal": "._journal",
+        "recover": "._journal",
+        "LivePreview": "._preview",
+        "TimelapseProgress": "._progress",
+        "SinkHealth": "._tiled_sink",
+        "TiledSink": "._tiled_sink",
+        "read_health": "._tiled_sink",
     },
 )

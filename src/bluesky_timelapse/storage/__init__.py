@@ -9,6 +9,8 @@ counts the frames safely on disk, and describes its output for documents::
     writer.close()
 
 Writers are found by name through the ``bluesky_timelapse.writers`` entry points.
+:func:`read_frame` reads one frame back from what a Resource or StreamResource
+document points at, with the format's own library.
 """
 
 from ._base import (
@@ -19,13 +21,14 @@ from ._base import (
     FrameWriter,
     ResourceDescription,
 )
-from .hdf5 import HDF5Writer
-from .npy import NpySequenceWriter
-from .process import ProcessWriter, WriterProcess
-from .queued import QueuedWriter
-from .registry import WriterFactory, writer_factory, writer_for, writer_names
-from .tiff import TiffSequenceWriter
-from .zarr import ZarrWriter
+from ._hdf5 import HDF5Writer
+from ._npy import NpySequenceWriter
+from ._process import ProcessWriter, WriterProcess
+from ._queued import QueuedWriter
+from ._readback import frame_index, read_frame, resource_path
+from ._registry import WriterFactory, writer_factory, writer_for, writer_names
+from ._tiff import TiffSequenceWriter
+from ._zarr import ZarrWriter
 
 __all__ = [
     "COLOUR_CHANNELS",
@@ -42,6 +45,9 @@ __all__ = [
     "WriterFactory",
     "WriterProcess",
     "ZarrWriter",
+    "frame_index",
+    "read_frame",
+    "resource_path",
     "writer_factory",
     "writer_for",
     "writer_names",

@@ -29,9 +29,9 @@ from filelock import FileLock, Timeout
 from .._files import atomic_write
 from ..specs import SPEC_TO_MIMETYPE
 from ..tiled._target import TiledTarget
-from .forwarder_process import ForwarderProcess
-from .forwarding import Forwarder
-from .journal import SUFFIX, Entry, JournalSyncer, RunJournal, recover
+from ._forwarder_process import ForwarderProcess
+from ._forwarding import Forwarder
+from ._journal import SUFFIX, Entry, JournalSyncer, RunJournal, recover
 
 logger = logging.getLogger(__name__)
 

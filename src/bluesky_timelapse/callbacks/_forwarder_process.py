@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from filelock import FileLock
 
 from .._child import JsonLinesChild, Message, parent_pipe
-from .forwarding import Forwarder, ForwardingReport
+from ._forwarding import Forwarder, ForwardingReport
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class ForwarderProcess:
         """Start a child and give it its settings (with ``self._lock`` held)."""
         started = time.monotonic()
         child = JsonLinesChild(
-            "bluesky_timelapse.callbacks.forwarder_process:main",
+            "bluesky_timelapse.callbacks._forwarder_process:main",
             self._received,
             on_exit=lambda code: self._exited(child, code, started),
             name="tiled-forwarder-reports",

@@ -70,7 +70,7 @@ class WriterProcess:
             if self.running:
                 return
             self._child = JsonLinesChild(
-                "bluesky_timelapse.storage.process:main",
+                "bluesky_timelapse.storage._process:main",
                 self._reply,
                 on_exit=lambda code: self._reply({"gone": code}),
                 name="writer-process-replies",
@@ -132,7 +132,7 @@ class ProcessWriter:
             raise ValueError(f"max_pending {max_pending!r} is invalid; allowed: an integer >= 1")
         if not isinstance(writer, str):
             raise ValueError(f"writer {writer!r} is invalid; allowed: an installed writer's name")
-        from .registry import writer_for
+        from ._registry import writer_for
 
         self.writer_name = writer
         self.options = dict(options or {})
@@ -312,7 +312,7 @@ class ProcessWriter:
 
 def _serve(requests: Iterator[Message], reply: Callable[[Message], None]) -> None:
     """Run writers as the parent asks, until it closes the pipe."""
-    from .registry import writer_for
+    from ._registry import writer_for
 
     writer: Any = None
     slots: np.ndarray[Any, Any] | None = None

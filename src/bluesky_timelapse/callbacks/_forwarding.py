@@ -26,8 +26,8 @@ import httpx
 
 from .._files import make_private_directory
 from ..tiled._connect import TiledAuthenticationError
-from .journal import JournalReader
-from .tiled_batches import FlushableTiledWriter
+from ._journal import JournalReader
+from ._tiled_batches import FlushableTiledWriter
 
 logger = logging.getLogger(__name__)
 

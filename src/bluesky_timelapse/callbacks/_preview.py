@@ -2,7 +2,7 @@
 
 :class:`LivePreview` is a bluesky callback. It follows the Resource/Datum and
 StreamResource/StreamDatum documents of the runs, reads the frame an event
-names from its file (:func:`~bluesky_timelapse.storage.readback.read_frame`) and
+names from its file (:func:`~bluesky_timelapse.storage.read_frame`) and
 draws it: in a Jupyter notebook it updates one output in place; elsewhere it
 draws into a matplotlib figure (a window with an interactive backend).
 
@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..storage.readback import frame_index, read_frame
+from ..storage import frame_index, read_frame
 
 __all__ = ["LivePreview"]
 
