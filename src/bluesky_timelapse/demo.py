@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from .callbacks import TiledSink, TimelapseProgress
 from .devices import SimCamera
-from .plans import every, install_commands, timelapse
+from .plans import install_commands, timelapse
+from .schedules import every
 from .tiled import LocalTiled, connect, load, tiled_settings
 
 GARDEN_SECONDS_PER_SLOT = 7200.0

@@ -2,7 +2,7 @@
 
 A config file names the cameras (by their ``bluesky_timelapse.devices`` entry point
 and keyword arguments), the schedule (a spec as
-:func:`~bluesky_timelapse.plans.schedule_from_spec` takes it), the timelapse
+:func:`~bluesky_timelapse.schedules.schedule_from_spec` takes it), the timelapse
 options, the data directory, the Tiled server and the suspenders::
 
     cameras:
@@ -50,7 +50,8 @@ from pydantic import (
 from . import plugins
 from .locations import default_data_dir
 from .persistence import validate_timelapse_id
-from .plans import TimelapseOptions, parse_duration, resolve_plan, schedule_from_spec
+from .plans import TimelapseOptions, resolve_plan
+from .schedules import parse_duration, schedule_from_spec
 from .suspenders import SpaceThreshold
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Fuzzing schedule specs and constructors (plans/schedule.py).
+"""Fuzzing schedule specs and constructors (bluesky_timelapse.schedules).
 
 What the module promises, and what is checked here for any input:
 
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.plans.schedule import (
+from bluesky_timelapse.schedules import (
     KINDS,
     At,
     Daily,
