@@ -95,8 +95,8 @@ def every_schedules(draw: st.DrawFn) -> Every:
 
 @st.composite
 def daily_schedules(draw: st.DrawFn) -> Daily:
-    opening = draw(st.integers(0, 86399 - 60))
-    window = draw(st.integers(60, 86399 - opening))
+    opening = draw(st.integers(0, 86399))
+    window = draw(st.integers(60, 86399))  # past midnight when opening + window >= 86400
     interval = draw(
         st.one_of(st.integers(window // 50 + 1, window).map(float), st.floats(window / 50, window))
     )
@@ -106,7 +106,7 @@ def daily_schedules(draw: st.DrawFn) -> Daily:
     )
     return daily(
         interval,
-        between=(_clock(opening), _clock(opening + window)),
+        between=(_clock(opening), _clock((opening + window) % 86400)),
         timezone=draw(st.sampled_from(ZONES)),
         start=start,
         until=until,

@@ -290,16 +290,24 @@ def test_daily_round_trips_through_json():
     ("args", "kwargs", "message"),
     [
         (
-            ("1h", ("20:00", "06:00")),
-            {},
-            "end_time 06:00:00 is not after start_time 20:00:00; allowed: a window within one "
-            "day, start_time < end_time (windows across midnight are not supported)",
-        ),
-        (
             ("1h", ("06:00", "06:00")),
             {},
-            "end_time 06:00:00 is not after start_time 06:00:00; allowed: a window within one "
-            "day, start_time < end_time (windows across midnight are not supported)",
+            "end_time 06:00:00 is start_time 06:00:00, an empty window; allowed: two "
+            "different times (an end_time before start_time runs past midnight into the next "
+            "day)",
+        ),
+        (
+            ("5h", ("22:00", "02:00")),
+            {},
+            "interval 18000 s is longer than the daily window 22:00:00-02:00:00 (14400 s); "
+            "allowed: an interval no longer than the window",
+        ),
+        (
+            ("1h", ("22:00", "02:00")),
+            {"start": utc(2026, 6, 1, 2, 1), "until": utc(2026, 6, 1, 21)},
+            "daily schedule has no slot from start 2026-06-01T02:01:00+00:00 until "
+            "2026-06-01T21:00:00+00:00: the window 22:00:00-02:00:00 UTC is never open then; "
+            "allowed: a span that contains a slot",
         ),
         (
             ("2h", ("06:00", "07:00")),
@@ -377,7 +385,7 @@ def expected_daily(schedule: Daily, days: list[date]) -> list[datetime]:
     times = []
     for day in days:
         opening = datetime.combine(day, schedule.start_time)
-        closing = datetime.combine(day, schedule.end_time)
+        closing = datetime.combine(day + past_midnight(schedule), schedule.end_time)
         k = 0
         while (wall := opening + timedelta(microseconds=round(k * step))) <= closing:
             k += 1
@@ -395,16 +403,31 @@ def expected_daily(schedule: Daily, days: list[date]) -> list[datetime]:
 def test_daily_properties(schedule, data):
     prefix = check_schedule(schedule, data)
     walls = [s.time.astimezone(schedule.zone) for s in prefix]
-    assert all(schedule.start_time <= w.time() <= schedule.end_time for w in walls)
+    if past_midnight(schedule):
+        assert all(w.time() >= schedule.start_time or w.time() <= schedule.end_time for w in walls)
+    else:
+        assert all(schedule.start_time <= w.time() <= schedule.end_time for w in walls)
     assert all(w.fold == 0 for w in walls)
     # Compare whole days with the oracle: every day but the last seen may be cut short.
-    days = sorted({w.date() for w in walls})
-    first_day = schedule.start.astimezone(schedule.zone).date()
-    full_days = [first_day + timedelta(days=n) for n in range((days[-1] - first_day).days)]
+    opened = [opening_day(schedule, w) for w in walls]
+    first_day = schedule.start.astimezone(schedule.zone).date() - past_midnight(schedule)
+    full_days = [first_day + timedelta(days=n) for n in range((opened[-1] - first_day).days)]
     oracle = expected_daily(schedule, full_days)
     if schedule.max_count is not None:
         oracle = oracle[: schedule.max_count]
-    assert [s.time for s in prefix if s.time.astimezone(schedule.zone).date() < days[-1]] == oracle
+    assert [s.time for s, day in zip(prefix, opened, strict=True) if day < opened[-1]] == oracle
+
+
+def past_midnight(schedule: Daily) -> timedelta:
+    """A day if the window closes on the day after it opens, else nothing."""
+    return timedelta(days=1 if schedule.end_time < schedule.start_time else 0)
+
+
+def opening_day(schedule: Daily, wall: datetime) -> date:
+    """The local day whose window holds the slot at ``wall``."""
+    if wall.time() < schedule.start_time:
+        return wall.date() - past_midnight(schedule)
+    return wall.date()
 
 
 def test_a_daily_spec_without_timezone_is_local():
@@ -413,3 +436,169 @@ def test_a_daily_spec_without_timezone_is_local():
         schedule_from_spec(spec).timezone
         == schedule_from_spec(spec | {"timezone": "local"}).timezone
     )
+
+
+# windows past midnight -----------------------------------------------------------------
+
+
+def test_a_window_past_midnight_runs_into_the_next_day():
+    schedule = daily("1h", ("22:00", "02:00"), "UTC", start=utc(2026, 6, 1), count=11)
+    assert local_times(schedule, ZoneInfo("UTC")) == [
+        "06-01 00:00",  # the tail of the window that opened on 31 May
+        "06-01 01:00",
+        "06-01 02:00",
+        "06-01 22:00",
+        "06-01 23:00",
+        "06-02 00:00",
+        "06-02 01:00",
+        "06-02 02:00",
+        "06-02 22:00",
+        "06-02 23:00",
+        "06-03 00:00",
+    ]
+    assert schedule.last() == Slot(10, utc(2026, 6, 3))
+    assert (schedule.start_time, schedule.end_time) == (time(22), time(2))
+
+
+def test_a_window_past_midnight_keeps_its_grid_from_the_opening():
+    schedule = daily("45m", ("22:00", "00:30"), "UTC", start=utc(2026, 6, 1, 12), count=5)
+    assert local_times(schedule, ZoneInfo("UTC")) == [
+        "06-01 22:00",
+        "06-01 22:45",
+        "06-01 23:30",
+        "06-02 00:15",
+        "06-02 22:00",
+    ]
+
+
+def test_a_window_past_midnight_from_a_start_inside_it():
+    schedule = daily("1h", ("22:00", "02:00"), "Europe/Berlin", "2026-06-02T00:30+02:00")
+    assert local_times(schedule, BERLIN, 4) == [
+        "06-02 01:00",
+        "06-02 02:00",
+        "06-02 22:00",
+        "06-02 23:00",
+    ]
+
+
+def test_a_window_past_midnight_until_the_early_morning():
+    schedule = daily(
+        "30m", ("23:00", "01:00"), "UTC", start=utc(2026, 6, 1, 12), until=utc(2026, 6, 2, 0, 45)
+    )
+    assert [s.time for s in schedule.slots()] == [
+        utc(2026, 6, 1, 23),
+        utc(2026, 6, 1, 23, 30),
+        utc(2026, 6, 2, 0),
+        utc(2026, 6, 2, 0, 30),
+    ]
+    assert schedule.count() == 4
+
+
+def test_a_window_past_midnight_across_spring_forward():
+    schedule = daily("1h", ("22:00", "04:00"), "Europe/Berlin", "2026-03-28T12:00+01:00")
+    assert [s.time for s in islice(schedule.slots(), 7)] == [
+        utc(2026, 3, 28, 21),  # 22:00 CET
+        utc(2026, 3, 28, 22),
+        utc(2026, 3, 28, 23),  # 00:00 CET on the 29th
+        utc(2026, 3, 29, 0),  # 01:00 CET; 02:00 does not exist
+        utc(2026, 3, 29, 1),  # 03:00 CEST
+        utc(2026, 3, 29, 2),  # 04:00 CEST, the closing
+        utc(2026, 3, 29, 20),  # 22:00 CEST
+    ]
+
+
+def test_a_window_past_midnight_across_fall_back():
+    schedule = daily("1h", ("22:00", "04:00"), "Europe/Berlin", "2026-10-24T12:00+02:00")
+    assert [s.time for s in islice(schedule.slots(), 8)] == [
+        utc(2026, 10, 24, 20),  # 22:00 CEST
+        utc(2026, 10, 24, 21),
+        utc(2026, 10, 24, 22),  # 00:00 CEST on the 25th
+        utc(2026, 10, 24, 23),
+        utc(2026, 10, 25, 0),  # 02:00 CEST, the first 02:00 only
+        utc(2026, 10, 25, 2),  # 03:00 CET
+        utc(2026, 10, 25, 3),  # 04:00 CET, the closing
+        utc(2026, 10, 25, 21),  # 22:00 CET
+    ]
+    assert all(s.time.astimezone(BERLIN).fold == 0 for s in islice(schedule.slots(), 8))
+
+
+def test_a_22_to_02_window_across_the_dst_changes_all_year():
+    start = datetime(2026, 1, 1, 12, tzinfo=NEW_YORK)
+    schedule = daily(
+        "1h",
+        ("22:00", "02:00"),
+        "America/New_York",
+        start=start,
+        until=datetime(2026, 12, 31, 12, tzinfo=NEW_YORK),
+    )
+    slots = list(schedule.slots())
+    assert len(slots) == 364 * 5 - 1  # 02:00 on 2026-03-08 does not exist
+    assert len({s.time for s in slots}) == len(slots)
+    per_night: dict[date, list[int]] = {}
+    for s in slots:
+        wall = s.time.astimezone(NEW_YORK)
+        night = wall.date() - timedelta(days=1 if wall.hour < 12 else 0)
+        per_night.setdefault(night, []).append(wall.hour)
+    assert per_night[date(2026, 3, 7)] == [22, 23, 0, 1]
+    assert per_night[date(2026, 10, 31)] == [22, 23, 0, 1, 2]  # 01:00 EDT, once
+    assert all(
+        hours == [22, 23, 0, 1, 2] for d, hours in per_night.items() if d != date(2026, 3, 7)
+    )
+
+
+def test_a_window_past_midnight_jumps_match_iteration_across_dst_days():
+    schedule = daily("20m", ("21:30", "04:10"), "Europe/Berlin", start="2026-03-20T23:00+01:00")
+    slots = list(islice(schedule.slots(), 400))
+    for i in (0, 1, 5, 11, 12, 20, 21, 100, 123, 399):
+        assert next(schedule.slots(i)) == slots[i]
+        assert next(schedule.slots_from(slots[i].time)) == slots[i]
+        assert next(schedule.slots_from(slots[i].time - timedelta(microseconds=1))) == slots[i]
+        if i < 399:
+            assert next(schedule.slots_from(slots[i].time + timedelta(seconds=1))) == slots[i + 1]
+    assert next(schedule.slots_from("2026-03-22T12:00+01:00")).time == utc(2026, 3, 22, 20, 30)
+    assert next(schedule.slots_from("2026-03-22T22:00+01:00")).time == utc(2026, 3, 22, 21, 10)
+
+
+def test_a_window_past_midnight_round_trips_through_json():
+    schedule = daily(
+        "30m", ("22:00", "02:00"), "Europe/Berlin", start="2026-03-28T12:00+01:00", count=30
+    )
+    assert schedule.to_dict() == {
+        "kind": "daily",
+        "interval": 1800.0,
+        "start_time": "22:00:00",
+        "end_time": "02:00:00",
+        "timezone": "Europe/Berlin",
+        "start": "2026-03-28T11:00:00+00:00",
+        "until": None,
+        "count": 30,
+    }
+    for restored in (
+        schedule_from_spec(schedule.to_dict()),
+        schedule_from_spec(schedule.to_json()),
+    ):
+        assert restored == schedule
+        assert list(restored.slots()) == list(schedule.slots())
+    spec = {
+        "kind": "daily",
+        "interval": "30m",
+        "start_time": "22:00",
+        "end_time": "02:00",
+        "timezone": "Europe/Berlin",
+        "start": "2026-03-28T12:00+01:00",
+        "count": 30,
+    }
+    assert schedule_from_spec(spec) == schedule
+
+
+def test_a_window_past_midnight_at_the_ends_of_time():
+    first = daily("1h", ("22:00", "02:00"), "UTC", start="0001-01-01T00:00Z", count=3)
+    assert [s.time for s in first.slots()] == [
+        datetime(1, 1, 2, 22, tzinfo=UTC),
+        datetime(1, 1, 2, 23, tzinfo=UTC),
+        datetime(1, 1, 3, 0, tzinfo=UTC),
+    ]
+    last = daily("1h", ("22:00", "02:00"), "Pacific/Kiritimati", start="9999-12-29T00:00Z")
+    times = [s.time for s in last.slots()]
+    assert times[-1] == datetime(9999, 12, 30, 2, tzinfo=ZoneInfo("Pacific/Kiritimati"))
+    assert all(t.astimezone(last.zone).date() < date.max for t in times)

@@ -17,7 +17,8 @@ from ._times import _check_until, _isoformat, _local_date, _local_zone_name, _ti
 
 __all__ = ["Daily", "daily"]
 
-# Daily windows on these days and between them only: keeps their UTC conversions in range.
+# Daily windows open and close on these days and between them only: keeps their UTC
+# conversions in range.
 _FIRST_DAY = date.min + timedelta(days=1)
 _LAST_DAY = date.max - timedelta(days=1)
 
@@ -26,9 +27,10 @@ class Daily(_Periodic):
     """Every ``interval`` of local wall-clock time inside a window each day.
 
     The grid of each local day is ``start_time + k * interval`` within
-    ``[start_time, end_time]``; wall times that do not exist (spring forward) are
-    skipped, ambiguous ones (fall back) are taken at their first occurrence. No slot
-    precedes ``start`` or follows ``until``. See :func:`daily`.
+    ``[start_time, end_time]``; an ``end_time`` before ``start_time`` is on the next
+    day, so the window runs past midnight. Wall times that do not exist (spring
+    forward) are skipped, ambiguous ones (fall back) are taken at their first
+    occurrence. No slot precedes ``start`` or follows ``until``. See :func:`daily`.
     """
 
     kind: Literal["daily"] = "daily"
@@ -38,7 +40,8 @@ class Daily(_Periodic):
     start_time: time
     """Wall-clock opening of the daily window: the first slot of each day."""
     end_time: time
-    """Wall-clock closing of the daily window, after ``start_time``; a slot if on the grid."""
+    """Wall-clock closing of the daily window, a slot if on the grid; before ``start_time``:
+    on the next day."""
     timezone: str = Field(default="local", validate_default=True)
     """IANA name of the wall clock's zone; ``"local"`` (the default) is resolved to
     this machine's zone at construction and stored by name."""
@@ -70,11 +73,11 @@ class Daily(_Periodic):
 
     @model_validator(mode="after")
     def _check(self) -> Daily:
-        if self.end_time <= self.start_time:
+        if self.end_time == self.start_time:
             raise ValueError(
-                f"end_time {self.end_time} is not after start_time {self.start_time}; "
-                "allowed: a window within one day, start_time < end_time (windows across "
-                "midnight are not supported)"
+                f"end_time {self.end_time} is start_time {self.start_time}, an empty window; "
+                "allowed: two different times (an end_time before start_time runs past "
+                "midnight into the next day)"
             )
         window = self._window()
         if self._grid().offset(1) > window:
@@ -114,12 +117,16 @@ class Daily(_Periodic):
         """Yield the slots due at or after ``when``, counting whole days to get there."""
         threshold = _to_utc(when, "when")
         last_day = _local_date(threshold, self.zone)
+        first_open = self._first_open(last_day)
         index = 0
         for day in self._days():
             if self.max_count is not None and index >= self.max_count:
                 break
-            if day >= last_day:
-                skip = self._day_count(day, before=threshold) if day == last_day else 0
+            if day >= first_open:
+                skip = self._day_count(day, before=threshold) if day <= last_day else 0
+                if day < last_day and skip == self._day_count(day):
+                    index += skip  # the window that opened the day before closed earlier
+                    continue
                 return self._run(day, index + skip, skip=skip)
             index += self._day_count(day)
         return iter(())
@@ -135,18 +142,31 @@ class Daily(_Periodic):
                 return self.max_count
         return total
 
+    def _past_midnight(self) -> int:
+        """Return 1 if the window closes on the day after it opens, else 0."""
+        return int(self.end_time < self.start_time)
+
+    def _closing(self, day: date) -> datetime:
+        """Return the wall-clock closing of the window that opens on ``day``."""
+        return datetime.combine(day + timedelta(days=self._past_midnight()), self.end_time)
+
     def _window(self) -> int:
         """The window's length in microseconds of wall-clock time."""
         day = date(2000, 1, 1)
-        wall = datetime.combine(day, self.end_time) - datetime.combine(day, self.start_time)
-        return _microseconds(wall)
+        return _microseconds(self._closing(day) - datetime.combine(day, self.start_time))
+
+    def _first_open(self, day: date) -> date:
+        """Return the first day whose window may still be open on local ``day``."""
+        return day - timedelta(days=1) if self._past_midnight() and day > _FIRST_DAY else day
 
     def _days(self, first: date | None = None) -> Iterator[date]:
-        """Yield the local dates whose window may hold slots, from ``first``."""
+        """Yield the local dates whose window (opening that day) may hold slots."""
         zone = self.zone
-        day = max(first or _local_date(self.start, zone), _FIRST_DAY)
-        last = _LAST_DAY if self.until is None else _local_date(self.until, zone)
-        while day <= min(last, _LAST_DAY):
+        day = max(first or self._first_open(_local_date(self.start, zone)), _FIRST_DAY)
+        last = _LAST_DAY - timedelta(days=self._past_midnight())
+        if self.until is not None:
+            last = min(last, _local_date(self.until, zone))
+        while day <= last:
             yield day
             day += timedelta(days=1)
 
@@ -164,7 +184,7 @@ class Daily(_Periodic):
         """Return the UTC time of ``day``'s opening if the window has a single UTC offset."""
         zone = self.zone
         opening = datetime.combine(day, self.start_time)
-        closing = datetime.combine(day, self.end_time)
+        closing = self._closing(day)
         offsets = {
             zone.utcoffset(wall.replace(fold=f)) for wall in (opening, closing) for f in (0, 1)
         }
@@ -245,8 +265,9 @@ def daily(
         Wall-clock time between slots, as for :func:`every`; no longer than the window.
     between
         The window's opening and closing wall-clock times, ``"HH:MM[:SS]"`` or
-        :class:`~datetime.time`, opening < closing. The opening is always a slot;
-        the closing is one when it falls on the grid.
+        :class:`~datetime.time`, different. A closing before the opening is on the
+        next day: ``("22:00", "02:00")`` runs past midnight. The opening is always a
+        slot; the closing is one when it falls on the grid.
     timezone
         IANA name of the wall clock's zone; ``"local"`` is resolved now to the
         machine's zone (``"UTC"`` if it has no name) and stored.
@@ -262,7 +283,7 @@ def daily(
     ------
     ValueError
         For an unparseable or non-positive interval, one longer than the window, a
-        closing not after the opening, an unknown time zone, ``until`` before
+        closing equal to the opening, an unknown time zone, ``until`` before
         ``start``, no slot between them, or ``count < 1``.
     """
     if isinstance(between, (str, time)) or not isinstance(between, Sequence) or len(between) != 2:
