@@ -14,7 +14,7 @@ from ._base import Schedule, Slot, _build, _check_start_index, _describe, _short
 from ._daily import Daily
 from ._every import Every
 
-__all__ = ["AnySchedule", "Union", "union"]
+__all__ = ["Union", "union"]
 
 
 class Union(Schedule):
