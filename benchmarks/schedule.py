@@ -90,7 +90,8 @@ from ophyd import Signal
 
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
-from bluesky_timelapse.plans import every, timelapse
+from bluesky_timelapse.plans import timelapse
+from bluesky_timelapse.schedules import every
 from machine import aligned, filesystem_of, package_version, percentile
 
 TARGET_P99_MS = 20.0

@@ -76,7 +76,7 @@ def test_status_shows_timelapses_and_the_sink_backlog(tmp_path):
 
     from bluesky_timelapse.callbacks._tiled_sink import HEALTH_FILE
     from bluesky_timelapse.persistence import TimelapseState, TimelapseStore
-    from bluesky_timelapse.plans import every
+    from bluesky_timelapse.schedules import every
 
     now = datetime.now(UTC)
     schedule = every(3600, count=10, start=now)

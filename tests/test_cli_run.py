@@ -248,7 +248,7 @@ def test_resume_without_id_lists_the_unfinished_ones(tmp_path):
     from datetime import UTC, datetime
 
     from bluesky_timelapse.persistence import TimelapseState
-    from bluesky_timelapse.plans import every
+    from bluesky_timelapse.schedules import every
 
     now = datetime.now(UTC)
     store = TimelapseStore(tmp_path / "timelapses")

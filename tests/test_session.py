@@ -16,8 +16,9 @@ from bluesky_timelapse.callbacks import LivePreview, TiledSink, TimelapseProgres
 from bluesky_timelapse.data_dir import DataDirectory
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
-from bluesky_timelapse.plans import every, timelapse
+from bluesky_timelapse.plans import timelapse
 from bluesky_timelapse.plugins import DEVICES, PLANS, available
+from bluesky_timelapse.schedules import every
 from bluesky_timelapse.session import LOG_FILE, configure, current_session
 from bluesky_timelapse.suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
 from bluesky_timelapse.tiled import LocalTiled, find_local_tiled

@@ -30,19 +30,15 @@ if TYPE_CHECKING:
     from .devices import FileStoreMixin, FolderCamera, OpenCVCamera, SimCamera
     from .persistence import PersistentMetadata, TimelapseStore
     from .plans import (
-        Schedule,
-        at,
-        daily,
-        every,
         ingest_backlog,
         install_commands,
         list_timelapses,
         resume_timelapse,
         timelapse,
         timelapse_status,
-        union,
         wait_until,
     )
+    from .schedules import Schedule, at, daily, every, union
     from .session import configure, current_session
     from .storage import writer_for
     from .tiled import LocalTiled, TiledTarget, catalog_timelapses, connect, load, local_tiled
@@ -61,11 +57,11 @@ _MODULE_OF = {
     "SimCamera": ".devices",
     "PersistentMetadata": ".persistence",
     "TimelapseStore": ".persistence",
-    "Schedule": ".plans",
-    "at": ".plans",
-    "daily": ".plans",
-    "every": ".plans",
-    "union": ".plans",
+    "Schedule": ".schedules",
+    "at": ".schedules",
+    "daily": ".schedules",
+    "every": ".schedules",
+    "union": ".schedules",
     "ingest_backlog": ".plans",
     "install_commands": ".plans",
     "list_timelapses": ".plans",

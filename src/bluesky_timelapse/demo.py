@@ -20,7 +20,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .callbacks import TimelapseProgress
-from .plans import every, timelapse
+from .plans import timelapse
+from .schedules import every
 from .session import configure
 from .storage import writer_factory
 from .tiled import LocalTiled, load

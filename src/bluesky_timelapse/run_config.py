@@ -2,7 +2,7 @@
 
 A config file names the cameras (by their ``bluesky_timelapse.devices`` entry point
 and keyword arguments), the schedule (a spec as
-:func:`~bluesky_timelapse.plans.schedule_from_spec` takes it), the timelapse
+:func:`~bluesky_timelapse.schedules.schedule_from_spec` takes it), the timelapse
 options, the data directory, the Tiled server and the suspenders::
 
     cameras:
@@ -48,7 +48,8 @@ from pydantic import (
 from . import plugins
 from .data_dir import DataDirectory
 from .persistence import validate_timelapse_id
-from .plans import TimelapseOptions, schedule_from_spec
+from .plans import TimelapseOptions
+from .schedules import schedule_from_spec
 from .suspenders import SpaceThreshold
 
 __all__ = [

@@ -11,7 +11,8 @@ from ophyd_async.core import StaticPathProvider, UUIDFilenameProvider, init_devi
 from bluesky_timelapse.async_devices import AsyncSimCamera
 from bluesky_timelapse.callbacks import LivePreview
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import every, timelapse
+from bluesky_timelapse.plans import timelapse
+from bluesky_timelapse.schedules import every
 from support import WRITERS, only, read_frames_from_resource, read_frames_from_stream_resource
 
 matplotlib.use("Agg")

@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from bluesky_timelapse.callbacks import TimelapseProgress
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import every, resume_timelapse, timelapse
+from bluesky_timelapse.plans import resume_timelapse, timelapse
+from bluesky_timelapse.schedules import every
 from bluesky_timelapse.suspenders import SuspensionLog
 
 

@@ -230,13 +230,13 @@ def check_config_error(err: ConfigError, path: Path) -> None:
         "cameras": [{"class": "SimCamera", "name": "x"}],
         "schedule": {"kind": "every", "interval": 10**400},
     }
-)  # was an OverflowError from the schedule (fixed in schedule.py)
+)  # was an OverflowError from the schedule (fixed in schedules/)
 @example(
     data={
         "cameras": [{"class": "SimCamera", "name": "x"}],
         "schedule": {"kind": "every", "interval": 10, "start": "0001-01-01T00:00+01:00"},
     }
-)  # was an OverflowError from the schedule (fixed in schedule.py)
+)  # was an OverflowError from the schedule (fixed in schedules/)
 def test_any_config_data_loads_or_raises_config_error(data: dict[str, Any]) -> None:
     check_load(yaml.safe_dump(data, allow_unicode=True))
 

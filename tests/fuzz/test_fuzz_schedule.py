@@ -1,4 +1,4 @@
-"""Fuzzing schedule specs and constructors (plans/schedule.py).
+"""Fuzzing schedule specs and constructors (bluesky_timelapse.schedules).
 
 What the module promises, and what is checked here for any input:
 
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.plans.schedule import (
+from bluesky_timelapse.schedules import (
     KINDS,
     At,
     Daily,
@@ -194,13 +194,10 @@ def every_schedules(draw: st.DrawFn) -> Every:
 
 @st.composite
 def daily_schedules(draw: st.DrawFn) -> Daily:
-    opening = draw(st.times(max_value=time(22, 0)))
-    window = draw(st.integers(60, 86399 - opening.hour * 3600 - opening.minute * 60))
+    opening = draw(st.times())
+    window = draw(st.integers(60, 86399))  # past midnight when the closing wraps round
     closing = (datetime.combine(date(2000, 1, 1), opening) + timedelta(seconds=window)).time()
     interval = draw(st.floats(1.0, float(window), allow_nan=False))
-    if closing <= opening or interval * 10**6 > window * 10**6:
-        closing, interval = time(23, 0), 3600.0
-        opening = time(1, 0)
     # Around DST changes: the first days of March, April, October and November.
     start = draw(
         st.builds(
@@ -342,6 +339,27 @@ def build_or_value_error(build: Callable[[], Schedule]) -> Schedule | None:
         "until": "0001-01-03T00:00+00:00",
     },
 )
+@example(
+    spec={
+        "kind": "daily",
+        "interval": 3600,
+        "start_time": "23:00",
+        "end_time": "22:00",
+        "timezone": "Pacific/Pago_Pago",
+        "start": "9999-12-29T00:00+00:00",
+    },
+)
+@example(
+    spec={
+        "kind": "daily",
+        "interval": 3600,
+        "start_time": "23:00",
+        "end_time": "22:00",
+        "timezone": "Pacific/Kiritimati",
+        "start": "0001-01-01T00:00+00:00",
+        "until": "0001-01-04T00:00+00:00",
+    },
+)
 def test_any_spec_builds_or_raises_value_error(spec: Any) -> None:
     schedule = build_or_value_error(lambda: schedule_from_spec(spec))
     if schedule is not None:
@@ -449,15 +467,19 @@ DST_DAYS = [
 
 @pytest.mark.timeout(30)  # not a hypothesis test: a timeout must end it, not start a shrink
 @pytest.mark.parametrize("bounded", [False, True])
+@pytest.mark.parametrize("between", [("00:00", "23:00"), ("12:00", "11:00")])
 @pytest.mark.parametrize("name, when", DST_DAYS)
 def test_a_dst_day_with_a_tiny_interval_yields_its_first_slots_at_once(
-    name: str, when: date, bounded: bool
+    name: str, when: date, between: tuple[str, str], bounded: bool
 ) -> None:
     """Regression: slots() counted a whole DST day slot by slot (hours at 1 us)."""
-    start = datetime.combine(when, time(0, 0), tzinfo=ZoneInfo(name))
+    opening = time.fromisoformat(between[0])
+    # A window past midnight that holds the change opens the day before.
+    day = when - timedelta(days=1) if between[1] < between[0] else when
+    start = datetime.combine(day, opening, tzinfo=ZoneInfo(name))
     until = start + timedelta(days=1) if bounded else None
     # Construction with ``until`` looks for a first slot: it took as long.
-    schedule = daily(1e-6, between=("00:00", "23:00"), timezone=name, start=start, until=until)
+    schedule = daily(1e-6, between=between, timezone=name, start=start, until=until)
     first = list(islice(schedule.slots(), 8))
     assert [slot.time - first[0].time for slot in first] == [
         timedelta(microseconds=k) for k in range(8)

@@ -10,7 +10,8 @@ from ophyd_async.core import StaticPathProvider, UUIDFilenameProvider, init_devi
 
 from bluesky_timelapse.async_devices import AsyncSimCamera
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import every, timelapse
+from bluesky_timelapse.plans import timelapse
+from bluesky_timelapse.schedules import every
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
 from support import FORMATS, WRITERS, only, read_frames_from_stream_resource, validate
 

@@ -299,7 +299,8 @@ def test_the_camera_is_registered_as_a_device_plugin():
 
 
 def test_a_timelapse_takes_one_new_file_per_slot(RE, documents, tmp_path):
-    from bluesky_timelapse.plans import every, timelapse
+    from bluesky_timelapse.plans import timelapse
+    from bluesky_timelapse.schedules import every
 
     clock = Clock(datetime(2025, 6, 1, 23, 59, 0))
     camera = async_camera(

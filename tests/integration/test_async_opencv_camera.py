@@ -287,7 +287,8 @@ def test_the_camera_is_registered_as_a_device_plugin():
 def test_a_timelapse_of_the_async_camera_reads_the_next_frame_each_slot(
     RE, documents, tmp_path, video, bgr_frames
 ):
-    from bluesky_timelapse.plans import every, timelapse
+    from bluesky_timelapse.plans import timelapse
+    from bluesky_timelapse.schedules import every
 
     acam = async_camera(tmp_path / "frames", video, writer="hdf5")
     RE(timelapse([acam], every(0.3, count=2).to_dict(), store=str(tmp_path / "store")))

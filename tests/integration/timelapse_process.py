@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from bluesky import RunEngine
 
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import every, install_commands, resume_timelapse, timelapse
+from bluesky_timelapse.plans import install_commands, resume_timelapse, timelapse
+from bluesky_timelapse.schedules import every
 
 
 class Journal:

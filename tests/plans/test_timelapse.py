@@ -14,14 +14,13 @@ from ophyd import Signal
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import (
-    at,
-    every,
     install_commands,
     list_timelapses,
     resume_timelapse,
     timelapse,
     timelapse_status,
 )
+from bluesky_timelapse.schedules import at, every
 from bluesky_timelapse.suspenders import SuspendLowDiskSpace
 from support import FlakyCamera, install_distribution, only, validate
 

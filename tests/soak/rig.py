@@ -22,7 +22,8 @@ from bluesky import RunEngine
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import FolderCamera, SimCamera
 from bluesky_timelapse.persistence import TimelapseStore
-from bluesky_timelapse.plans import every, install_commands, resume_timelapse, timelapse
+from bluesky_timelapse.plans import install_commands, resume_timelapse, timelapse
+from bluesky_timelapse.schedules import every
 from bluesky_timelapse.storage import HDF5Writer
 from bluesky_timelapse.tiled import tiled_settings
 

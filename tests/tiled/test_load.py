@@ -21,7 +21,8 @@ from tiled.server import SimpleTiledServer
 from tiled.structures.core import Spec
 
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import Schedule, every, timelapse
+from bluesky_timelapse.plans import timelapse
+from bluesky_timelapse.schedules import Schedule, every
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
 from bluesky_timelapse.tiled import catalog_timelapses, load
 from support import Documents, FlakyCamera, only

@@ -4,7 +4,8 @@ from bluesky.plans import count
 
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import every, install_commands, timelapse
+from bluesky_timelapse.plans import install_commands, timelapse
+from bluesky_timelapse.schedules import every
 from bluesky_timelapse.tiled import load
 from support import only
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..plans.schedule import Schedule, schedule_from_spec
+from ..schedules import Schedule, schedule_from_spec
 from ..suspenders import SuspensionEvent, SuspensionLog, suspension_log
 
 __all__ = ["TimelapseProgress"]

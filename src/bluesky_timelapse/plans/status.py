@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..persistence import TimelapseState, TimelapseStore
-from .schedule import schedule_from_spec
+from ..schedules import schedule_from_spec
 
 
 @dataclass(frozen=True)

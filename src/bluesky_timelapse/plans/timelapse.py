@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from .. import plugins
 from ..persistence import TimelapseState, TimelapseStore
+from ..schedules import Schedule, Slot, parse_duration, schedule_from_spec
 from ..suspenders import suspension_log
 from .runs import close_orphaned_run, run_tracker, watch_runs
-from .schedule import Schedule, Slot, parse_duration, schedule_from_spec
 from .stubs import wait_until
 
 logger = logging.getLogger(__name__)
@@ -199,9 +199,9 @@ def timelapse(
         The devices each slot reads (passed to the inner plan).
     schedule
         A schedule as a dict or JSON text (see
-        :func:`~bluesky_timelapse.plans.schedule.schedule_from_spec`), e.g.
+        :func:`~bluesky_timelapse.schedules.schedule_from_spec`), e.g.
         ``{"kind": "every", "interval": "10m", "count": 144}``; a
-        :class:`~bluesky_timelapse.plans.schedule.Schedule` works too.
+        :class:`~bluesky_timelapse.schedules.Schedule` works too.
     plan, plan_kwargs, grace, missed, lead, warmup, warmup_plan, standby_threshold, standby_plan, on_failure
         See :class:`TimelapseOptions`.
     timelapse_id

@@ -416,7 +416,7 @@ def _namespace(session: Session) -> tuple[dict[str, Any], list[BrokenPlugin]]:
     import bluesky.preprocessors as bpp
     from bluesky.plans import count
 
-    from ..plans import at, daily, every
+    from ..schedules import at, daily, every
 
     namespace: dict[str, Any] = {}
     broken: list[BrokenPlugin] = []
