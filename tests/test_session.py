@@ -19,7 +19,7 @@ from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.plans import timelapse
 from bluesky_timelapse.plugins import DEVICES, PLANS, available
 from bluesky_timelapse.schedules import every
-from bluesky_timelapse.session import LOG_FILE, configure, current_session
+from bluesky_timelapse.session import configure, current_session
 from bluesky_timelapse.suspenders import SuspendLowDiskSpace, SuspendWhenTiledBacklog
 from bluesky_timelapse.tiled import LocalTiled, find_local_tiled
 
@@ -154,7 +154,7 @@ def test_suspenders_log_file_and_progress_are_optional(shared_dir, tmp_path):
         assert kinds == {SuspendLowDiskSpace, SuspendWhenTiledBacklog}
         assert session.RE.waiting_hook is None
         assert (session.progress, session.preview) == (None, None)
-        assert session.log_file == shared_dir / LOG_FILE
+        assert session.log_file == DataDirectory(shared_dir).log_file
         assert "session configured" in session.log_file.read_text()
         assert session.bec._plots_enabled is False
     assert session.RE.suspenders == ()

@@ -36,7 +36,7 @@ from filelock import FileLock
 from .._child import JsonLinesChild, Message, parent_pipe
 from ._forwarding import Forwarder, ForwardingReport
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.callbacks")
 
 POLL_INTERVAL = 0.05
 """Seconds between looks at an open run's journal once the child has caught up."""

@@ -29,7 +29,7 @@ from ..tiled._connect import TiledAuthenticationError
 from ._journal import JournalReader
 from ._tiled_batches import FlushableTiledWriter
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.callbacks")
 
 MAX_REFUSALS = 3
 """Times Tiled may refuse a run (a 4xx answer, a bad document) before it is set aside."""

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from event_model import NumpyEncoder
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.callbacks")
 
 SUFFIX = ".jsonl"
 

@@ -25,7 +25,7 @@ from ..storage import frame_index, read_frame
 
 __all__ = ["LivePreview"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.callbacks")
 
 Display = Literal["auto", "notebook", "figure", "none"]
 DISPLAYS: tuple[str, ...] = ("auto", "notebook", "figure", "none")

@@ -33,7 +33,7 @@ from ._forwarder_process import ForwarderProcess
 from ._forwarding import Forwarder
 from ._journal import SUFFIX, Entry, JournalSyncer, RunJournal, recover
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.callbacks")
 
 HEALTH_FILE = "health.json"
 """Where a sink publishes its health for other processes (``bluesky-timelapse status``)."""

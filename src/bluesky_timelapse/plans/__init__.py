@@ -10,11 +10,11 @@
 The schedules a timelapse follows are in :mod:`bluesky_timelapse.schedules`.
 """
 
-from .backlog import ingest_backlog
-from .runs import close_orphaned_run, install_commands, watch_runs
-from .status import TimelapseSummary, list_timelapses, timelapse_status
-from .stubs import seconds_until, wait_until
-from .timelapse import TimelapseOptions, resolve_plan, resume_timelapse, timelapse
+from ._backlog import ingest_backlog
+from ._runs import close_orphaned_run, install_commands, watch_runs
+from ._status import TimelapseSummary, list_timelapses, timelapse_status
+from ._stubs import seconds_until, wait_until
+from ._timelapse import TimelapseOptions, resolve_plan, resume_timelapse, timelapse
 
 __all__ = [
     "TimelapseOptions",

@@ -89,7 +89,7 @@ __all__ = [
     "local_tiled",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.tiled")
 
 HOST = "127.0.0.1"
 """The only address the embedded server listens on."""

@@ -28,10 +28,10 @@ from .. import plugins
 from ..persistence import TimelapseState, TimelapseStore
 from ..schedules import Schedule, Slot, parse_duration, schedule_from_spec
 from ..suspenders import suspension_log
-from .runs import close_orphaned_run, run_tracker, watch_runs
-from .stubs import wait_until
+from ._runs import close_orphaned_run, run_tracker, watch_runs
+from ._stubs import wait_until
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.plans")
 
 MissedPolicy = Literal["skip", "catch_up", "run_all"]
 FailurePolicy = Literal["continue", "stop"]

@@ -80,7 +80,7 @@ class _RunTracker:
 
 
 run_tracker = _RunTracker()
-"""Where :func:`~bluesky_timelapse.plans.timelapse` announces the runs it is about
+"""Where :func:`~bluesky_timelapse.plans._timelapse` announces the runs it is about
 to open, so their uid is stored before any later callback sees them."""
 
 
