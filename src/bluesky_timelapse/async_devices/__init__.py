@@ -5,9 +5,10 @@
   OpenCV (optional: ``pip install "bluesky-timelapse[opencv]"``).
 - :class:`AsyncFolderCamera`: the images another program drops into a folder,
   copied into our writers.
-- :class:`FrameDetector`: the base, for any :class:`FrameSource` (an object handing
-  out one frame at a time), built from ophyd-async's trigger, acquire and data
-  logic classes; frames are described by StreamResource/StreamDatum documents.
+- :class:`FrameDetector`: the base, for any
+  :class:`~bluesky_timelapse.sources.FrameSource` (an object handing out one frame
+  at a time), built from ophyd-async's trigger, acquire and data logic classes;
+  frames are described by StreamResource/StreamDatum documents.
 """
 
 from .folder_camera import AsyncFolderCamera, FolderSource
@@ -15,12 +16,11 @@ from .frames import (
     MIMETYPES,
     FrameAcquireLogic,
     FrameDetector,
-    FrameSource,
     FrameTriggerLogic,
     WriterDataLogic,
 )
 from .opencv_camera import AsyncOpenCVCamera, CaptureSource
-from .sim_camera import AsyncSimCamera, SceneSource
+from .sim_camera import AsyncSimCamera
 
 __all__ = [
     "MIMETYPES",
@@ -31,8 +31,6 @@ __all__ = [
     "FolderSource",
     "FrameAcquireLogic",
     "FrameDetector",
-    "FrameSource",
     "FrameTriggerLogic",
-    "SceneSource",
     "WriterDataLogic",
 ]

@@ -1,8 +1,8 @@
 """ophyd-async detector logic for cameras whose frames come from Python.
 
 A :class:`FrameDetector` is an ophyd-async ``StandardDetector`` assembled from three
-logic classes and a :class:`FrameSource` (anything that hands out one frame at a
-time, blocking):
+logic classes and a :class:`~bluesky_timelapse.sources.FrameSource` (anything that
+hands out one frame at a time, blocking):
 
 :class:`FrameTriggerLogic`
     Internal triggering only: ``prepare`` records how many frames to take and how
@@ -22,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import numpy as np
 from ophyd_async.core import (
     DetectorAcquireLogic,
     DetectorDataLogic,
@@ -39,6 +38,7 @@ from ophyd_async.core import (
     soft_signal_rw,
 )
 
+from ..sources import FrameSource
 from ..specs import AD_HDF5, AD_TIFF, HDF5_DATASET, NPY_SEQ, ZARR_ARRAY
 from ..storage import FrameFormat, FrameWriter, ResourceDescription, writer_factory
 
@@ -49,26 +49,6 @@ MIMETYPES: dict[str, str] = {
     ZARR_ARRAY: "application/x-zarr",
 }
 """The StreamResource mimetype of each of our writers' specs (as Tiled reads them)."""
-
-
-@runtime_checkable
-class FrameSource(Protocol):
-    """Where a :class:`FrameDetector`'s frames come from.
-
-    ``frame_format`` must be known before the first frame (for the descriptor);
-    ``grab`` blocks until a frame is there and is always called on a worker thread.
-    """
-
-    frame_format: FrameFormat
-
-    def open(self) -> None:
-        """Get ready to acquire (called at stage)."""
-
-    def grab(self, exposure: float) -> np.ndarray:
-        """Take one frame of ``exposure`` seconds and return it."""
-
-    def close(self) -> None:
-        """Release what :meth:`open` took (called at unstage)."""
 
 
 class _Acquisition:
@@ -223,7 +203,7 @@ class WriterDataLogic(DetectorDataLogic):
 
 
 class FrameDetector(StandardDetector):
-    """An ophyd-async detector taking its frames from a :class:`FrameSource`.
+    """An ophyd-async detector taking its frames from a :class:`~bluesky_timelapse.sources.FrameSource`.
 
     Parameters
     ----------
@@ -261,6 +241,11 @@ class FrameDetector(StandardDetector):
             WriterDataLogic(path_provider, source, acquisition, writer, writer_options),
         )
         super().__init__(name=name)
+
+    def set_name(self, name: str, *, child_name_separator: str | None = None) -> None:
+        """Name the device and its signals; the source's messages use the name."""
+        super().set_name(name, child_name_separator=child_name_separator)
+        self.source.name = name or type(self).__name__
 
 
 def _open_writer(writer: FrameWriter, directory: Path, name: str) -> None:

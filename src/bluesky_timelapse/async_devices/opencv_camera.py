@@ -48,6 +48,15 @@ class CaptureSource:
         self.reported: dict[str, float] = {}
         """What the backend reported for each of ``settings`` at the last open."""
 
+    @property
+    def name(self) -> str:
+        """Who reads the capture, in its messages."""
+        return self.capture.name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self.capture.name = name
+
     def open(self) -> None:
         """Open the capture and apply the settings.
 

@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from ophyd_async.core import PathProvider
 
-from ..devices.scene import GardenScene
-from ..storage import FrameFormat
+from ..sources import SceneSource
 from .frames import FrameDetector
-
-
-class SceneSource:
-    """Frames of the :class:`~bluesky_timelapse.devices.GardenScene` at the time of the grab.
-
-    Parameters
-    ----------
-    frame_format
-        The frames' shape and dtype.
-    time_scale
-        Scene seconds per real second, > 0.
-    """
-
-    def __init__(self, frame_format: FrameFormat, time_scale: float = 1.0) -> None:
-        if not (
-            isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
-        ):
-            raise ValueError(f"time_scale {time_scale!r} is invalid; allowed: a number > 0")
-        self.frame_format = frame_format
-        self.scene = GardenScene(frame_format)
-        self.time_scale = float(time_scale)
-
-    def open(self) -> None:
-        """Nothing to open."""
-
-    def grab(self, exposure: float) -> np.ndarray:
-        """Expose for ``exposure`` seconds; render the scene as it was when the exposure began."""
-        opened = time.time()
-        if exposure:
-            time.sleep(exposure)
-        return self.scene.render(opened * self.time_scale)
-
-    def close(self) -> None:
-        """Nothing to close."""
 
 
 class AsyncSimCamera(FrameDetector):
@@ -58,12 +21,11 @@ class AsyncSimCamera(FrameDetector):
         Where frames go, e.g. ``StaticPathProvider(UUIDFilenameProvider(), Path("/data"))``.
     writer, writer_options
         ``"tiff"``, ``"hdf5"`` (default), ``"zarr"`` or ``"npy"``, and its options.
-    shape, dtype, colour
-        Frame size ``(y, x)``, pixel type, RGB or grayscale.
+    shape, dtype, colour, time_scale
+        The frames and the scene's clock; see
+        :class:`~bluesky_timelapse.sources.SceneSource`.
     exposure
         Seconds per frame unless ``prepare`` gives a livetime, >= 0.
-    time_scale
-        Scene seconds per real second, > 0.
     name
         Device name; the frames' data key.
 
@@ -87,9 +49,8 @@ class AsyncSimCamera(FrameDetector):
         time_scale: float = 1.0,
         name: str = "",
     ) -> None:
-        frame_format = FrameFormat((*shape, 3) if colour else tuple(shape), np.dtype(dtype))
         super().__init__(
-            SceneSource(frame_format, time_scale),
+            SceneSource(shape, dtype, colour, time_scale),
             path_provider,
             writer=writer,
             writer_options=writer_options,

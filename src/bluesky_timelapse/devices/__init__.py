@@ -13,7 +13,6 @@ from .folder_camera import FolderCamera, IngestRecord
 from .folder_watch import FilePattern, FolderWatch
 from .opencv_camera import CaptureError, CaptureSetting, OpenCVCamera
 from .paths import PathTemplates, ResolvedPaths
-from .scene import GardenScene
 from .sim_camera import ExposureSignal, SimCamera
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "FolderCamera",
     "FolderWatch",
     "FrameSignal",
-    "GardenScene",
     "IngestRecord",
     "OpenCVCamera",
     "PathTemplates",
