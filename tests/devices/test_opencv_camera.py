@@ -13,7 +13,8 @@ from bluesky.utils import FailedStatus
 from ophyd.utils import RedundantStaging
 
 from bluesky_timelapse import plugins
-from bluesky_timelapse.devices import CaptureError, OpenCVCamera
+from bluesky_timelapse.devices import OpenCVCamera
+from bluesky_timelapse.sources import CaptureError
 from support import WRITERS, only, read_frames_from_resource, validate, write_video
 
 SHAPE = (24, 32)

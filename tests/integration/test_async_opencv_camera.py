@@ -17,7 +17,8 @@ from ophyd_async.core import StaticPathProvider, UUIDFilenameProvider, init_devi
 
 from bluesky_timelapse import plugins
 from bluesky_timelapse.async_devices import AsyncOpenCVCamera
-from bluesky_timelapse.devices import CaptureError, OpenCVCamera, SimCamera
+from bluesky_timelapse.devices import OpenCVCamera, SimCamera
+from bluesky_timelapse.sources import CaptureError
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
 from support import only, read_frames_from_stream_resource, validate, write_video
 

@@ -19,7 +19,7 @@ from .frames import (
     FrameTriggerLogic,
     WriterDataLogic,
 )
-from .opencv_camera import AsyncOpenCVCamera, CaptureSource
+from .opencv_camera import AsyncOpenCVCamera
 from .sim_camera import AsyncSimCamera
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "AsyncFolderCamera",
     "AsyncOpenCVCamera",
     "AsyncSimCamera",
-    "CaptureSource",
     "FolderSource",
     "FrameAcquireLogic",
     "FrameDetector",

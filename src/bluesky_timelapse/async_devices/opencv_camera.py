@@ -12,80 +12,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from ophyd_async.core import AsyncStatus, PathProvider, soft_signal_r_and_setter
 
-from ..devices.opencv_capture import OpenCVCapture, check_number
-from ..storage import FrameFormat
+from ..sources import CaptureSource
 from .frames import FrameDetector
 
 logger = logging.getLogger(__name__)
-
-
-class CaptureSource:
-    """Frames read from an :class:`~bluesky_timelapse.devices.opencv_capture.OpenCVCapture`.
-
-    A :class:`~bluesky_timelapse.async_devices.FrameSource`: ``open`` opens and
-    configures the capture (which tells the frame format), ``grab`` reads the next
-    frame, ``close`` releases the capture. Every OpenCV call runs on the capture's
-    own thread, whichever thread calls these methods.
-
-    Parameters
-    ----------
-    capture
-        The capture to read.
-    settings
-        ``CAP_PROP_...`` properties to set at every open, after the capture's own
-        properties and resolution; None only reads the backend's value.
-    """
-
-    frame_format: FrameFormat
-    """The frames' format, set at open from the frame size the backend reports."""
-
-    def __init__(self, capture: OpenCVCapture, settings: Mapping[str, float | None]) -> None:
-        self.capture = capture
-        self.settings = dict(settings)
-        self.reported: dict[str, float] = {}
-        """What the backend reported for each of ``settings`` at the last open."""
-
-    @property
-    def name(self) -> str:
-        """Who reads the capture, in its messages."""
-        return self.capture.name
-
-    @name.setter
-    def name(self, name: str) -> None:
-        self.capture.name = name
-
-    def open(self) -> None:
-        """Open the capture and apply the settings.
-
-        Raises
-        ------
-        CaptureError
-            If the source cannot be opened, refuses a setting or reports no frame
-            size; the capture is released.
-        """
-        self.reported = self.capture.open(self.settings)
-        self.frame_format = self.capture.frame_format
-
-    def grab(self, exposure: float) -> np.ndarray:
-        """Read the next frame as RGB or grayscale; ``exposure`` is not used.
-
-        A capture delivers frames at its own pace, exposed as its backend's
-        ``CAP_PROP_EXPOSURE`` says.
-
-        Raises
-        ------
-        CaptureError
-            If no frame can be read (at the end of a video file: an error saying
-            the file has no more frames).
-        """
-        return self.capture.read()
-
-    def close(self) -> None:
-        """Release the capture."""
-        self.capture.release()
 
 
 class AsyncOpenCVCamera(FrameDetector):
@@ -101,29 +33,12 @@ class AsyncOpenCVCamera(FrameDetector):
     ----------
     path_provider
         Where frames go, e.g. ``StaticPathProvider(UUIDFilenameProvider(), Path("/data"))``.
-    source
-        A camera index (``0`` for the first USB camera), a stream URL
-        (``"rtsp://..."``, ``"http://..."``) or a video file path.
+    source, colour, resolution, exposure, gain, properties, backend
+        What to read and how; see :class:`~bluesky_timelapse.sources.CaptureSource`.
+        The signals ``capture_exposure`` and ``capture_gain`` hold what the backend
+        reports.
     writer, writer_options
         ``"tiff"``, ``"hdf5"`` (default), ``"zarr"`` or ``"npy"``, and its options.
-    colour
-        RGB frames ``(y, x, 3)`` if True (default), grayscale ``(y, x)`` if False.
-    resolution
-        Frame size ``(width, height)`` to ask the backend for at stage; None
-        (default) keeps the backend's.
-    exposure
-        ``CAP_PROP_EXPOSURE`` to set at stage, in the backend's units; None
-        (default) keeps the backend's. The signal ``capture_exposure`` holds what
-        the backend reports.
-    gain
-        ``CAP_PROP_GAIN`` to set at stage; None (default) keeps the backend's. The
-        signal ``capture_gain`` holds what the backend reports.
-    properties
-        Other capture properties to set at stage, before the others, by name, e.g.
-        ``{"CAP_PROP_AUTO_EXPOSURE": 1}``.
-    backend
-        The OpenCV capture backend to use, e.g. ``"V4L2"``, ``"FFMPEG"``,
-        ``"GSTREAMER"``, ``"DSHOW"``, ``"MSMF"``; None (default) lets OpenCV choose.
     name
         Device name; the frames' data key.
 
@@ -164,21 +79,18 @@ class AsyncOpenCVCamera(FrameDetector):
         backend: str | None = None,
         name: str = "",
     ) -> None:
-        settings = {
-            "CAP_PROP_EXPOSURE": _optional_number("exposure (CAP_PROP_EXPOSURE)", exposure),
-            "CAP_PROP_GAIN": _optional_number("gain (CAP_PROP_GAIN)", gain),
-        }
-        self._capture = OpenCVCapture(
+        self._capture_source = CaptureSource(
             source,
             name=name or type(self).__name__,
             colour=colour,
             resolution=resolution,
+            exposure=exposure,
+            gain=gain,
             properties=properties,
             backend=backend,
             needed_by=type(self).__name__,
             logger=logger,
         )
-        self._capture_source = CaptureSource(self._capture, settings)
         self.capture_exposure, self._set_capture_exposure = soft_signal_r_and_setter(
             float, math.nan
         )
@@ -207,13 +119,4 @@ class AsyncOpenCVCamera(FrameDetector):
         reported = self._capture_source.reported
         self._set_capture_exposure(reported["CAP_PROP_EXPOSURE"])
         self._set_capture_gain(reported["CAP_PROP_GAIN"])
-        self._set_backend_name(self._capture.backend_name)
-
-    def set_name(self, name: str, *, child_name_separator: str | None = None) -> None:
-        """Name the device and its signals; messages about the capture use the name."""
-        super().set_name(name, child_name_separator=child_name_separator)
-        self._capture.name = name or type(self).__name__
-
-
-def _optional_number(name: str, value: Any) -> float | None:
-    return None if value is None else check_number(name, value)
+        self._set_backend_name(self._capture_source.capture.backend_name)

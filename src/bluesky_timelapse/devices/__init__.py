@@ -11,13 +11,12 @@
 from .filestore import EXTERNAL, FileStoreMixin, FrameSignal
 from .folder_camera import FolderCamera, IngestRecord
 from .folder_watch import FilePattern, FolderWatch
-from .opencv_camera import CaptureError, CaptureSetting, OpenCVCamera
+from .opencv_camera import CaptureSetting, OpenCVCamera
 from .paths import PathTemplates, ResolvedPaths
 from .sim_camera import ExposureSignal, SimCamera
 
 __all__ = [
     "EXTERNAL",
-    "CaptureError",
     "CaptureSetting",
     "ExposureSignal",
     "FilePattern",

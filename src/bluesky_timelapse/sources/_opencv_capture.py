@@ -1,10 +1,9 @@
 """An OpenCV capture (``cv2.VideoCapture``) driven from one worker thread.
 
-What the ophyd v1 :class:`~bluesky_timelapse.devices.OpenCVCamera` and the ophyd-async
-:class:`~bluesky_timelapse.async_devices.AsyncOpenCVCamera` share: checking the
-settings, opening and configuring the capture, reading frames as RGB or grayscale,
-and clear errors. OpenCV is optional (``pip install "bluesky-timelapse[opencv]"``):
-this module imports without it, and :class:`OpenCVCapture` says how to install it.
+Checking the settings, opening and configuring the capture, reading frames as RGB
+or grayscale, and clear errors: what :class:`~bluesky_timelapse.sources.CaptureSource`
+reads through. OpenCV is optional (``pip install "bluesky-timelapse[opencv]"``): this
+module imports without it, and :class:`OpenCVCapture` says how to install it.
 """
 
 from __future__ import annotations
@@ -77,24 +76,9 @@ class OpenCVCapture:
 
     Parameters
     ----------
-    source
-        A camera index (``0`` for the first USB camera), a stream URL
-        (``"rtsp://..."``, ``"http://..."``) or a video file path.
-    name
-        Who reads the capture, for messages and the thread's name.
-    colour
-        RGB frames ``(y, x, 3)`` if True (default), grayscale ``(y, x)`` if False.
-    resolution
-        Frame size ``(width, height)`` to ask the backend for at open; None
-        (default) keeps the backend's.
-    properties
-        Other capture properties to set at open, before the others, by name, e.g.
-        ``{"CAP_PROP_AUTO_EXPOSURE": 1}``.
-    backend
-        The OpenCV capture backend, e.g. ``"V4L2"`` or ``"FFMPEG"``; None (default)
-        lets OpenCV choose.
-    needed_by
-        What needs OpenCV, for the ``ImportError`` when it is not installed.
+    source, name, colour, resolution, properties, backend, needed_by
+        What to read and how; see :class:`~bluesky_timelapse.sources.CaptureSource`
+        (``resolution`` and ``properties`` are applied at :meth:`open`).
     logger
         Where a setting the backend reports differently from the value asked for
         is logged as a warning; None (default) is this module's logger.
