@@ -73,7 +73,7 @@ def test_count_stores_the_video_frames_and_tiled_serves_them(
     (stream_resource,) = only(documents, "stream_resource")
     assert len(only(documents, "stream_datum")) == 5
     np.testing.assert_array_equal(read_frames_from_stream_resource(stream_resource, 5), expected)
-    assert camera.source.capture.capture is None  # released at unstage
+    assert camera.source.capture is None  # released at unstage
 
     run = tiled_client[uid]
     assert run.metadata["stop"]["exit_status"] == "success"
@@ -204,7 +204,7 @@ def test_a_refused_setting_fails_the_plan_naming_the_property(
         RE(count([camera], num=1))
     assert isinstance(raised.value.__cause__, CaptureError)
     assert re.search(message, str(raised.value.__cause__))
-    assert camera.source.capture.capture is None
+    assert camera.source.capture is None
     assert only(documents, "start") == []
     assert written_files(tmp_path) == []
 
@@ -248,7 +248,7 @@ def test_reading_past_the_end_of_a_file_fails_the_plan(RE, documents, tmp_path, 
     np.testing.assert_array_equal(
         read_frames_from_stream_resource(stream_resource, 5), bgr_frames[..., ::-1]
     )
-    assert camera.source.capture.capture is None
+    assert camera.source.capture is None
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,6 @@ def video(tmp_path, bgr_frames):
 
 def test_open_grab_close_reads_every_frame_as_rgb(video, bgr_frames):
     source = CaptureSource(video, name="cam")
-    assert isinstance(source.name, str) and source.name == "cam"
     source.open()
     try:
         assert isinstance(source, FrameSource)
@@ -35,14 +34,14 @@ def test_open_grab_close_reads_every_frame_as_rgb(video, bgr_frames):
             source.grab(0.0)
     finally:
         source.close()
-    assert source.capture.capture is None
+    assert source.capture is None
 
 
 def test_every_opencv_call_runs_on_the_capture_thread(video):
     source = CaptureSource(video, name="cam")
     called_from = []
-    read = source.capture._read
-    source.capture._read = lambda: called_from.append(threading.current_thread().name) or read()
+    read = source._read
+    source._read = lambda: called_from.append(threading.current_thread().name) or read()
     source.open()
     try:
         source.grab(0.0)
@@ -58,7 +57,7 @@ def test_a_setting_applied_while_closed_is_asked_for_at_the_next_open(video):
     assert source.settings["CAP_PROP_EXPOSURE"] == 0.5
     with pytest.raises(CaptureError, match=r"refused CAP_PROP_EXPOSURE = 0\.5"):
         source.open()  # the request is applied (and a file's FFMPEG backend refuses it)
-    assert source.capture.capture is None
+    assert source.capture is None
 
 
 def test_renaming_the_source_renames_its_messages(tmp_path):

@@ -210,9 +210,11 @@ class FrameDetector(StandardDetector):
     source
         The frames.
     path_provider
-        Where the frames are written (an ophyd-async ``PathProvider``).
+        Where the frames are written (an ophyd-async ``PathProvider``), e.g.
+        ``StaticPathProvider(UUIDFilenameProvider(), Path("/data"))``.
     writer, writer_options
-        See :class:`WriterDataLogic`.
+        ``"tiff"``, ``"hdf5"`` (default), ``"zarr"`` or ``"npy"``, and its options;
+        see :class:`WriterDataLogic`.
     exposure
         Seconds per frame unless ``prepare`` gives a livetime, >= 0.
     name

@@ -31,24 +31,19 @@ class AsyncOpenCVCamera(FrameDetector):
 
     Parameters
     ----------
-    path_provider
-        Where frames go, e.g. ``StaticPathProvider(UUIDFilenameProvider(), Path("/data"))``.
+    path_provider, writer, writer_options, name
+        Where and how frames are written, and the device's name (the frames' data
+        key); see :class:`FrameDetector`.
     source, colour, resolution, exposure, gain, properties, backend
         What to read and how; see :class:`~bluesky_timelapse.sources.CaptureSource`.
         The signals ``capture_exposure`` and ``capture_gain`` hold what the backend
         reports.
-    writer, writer_options
-        ``"tiff"``, ``"hdf5"`` (default), ``"zarr"`` or ``"npy"``, and its options.
-    name
-        Device name; the frames' data key.
 
     Raises
     ------
-    ImportError
-        If OpenCV is not installed.
-    ValueError
-        For a setting that is not a finite number, a ``resolution`` that is not two
-        integers >= 1, an unknown property, backend or writer name, at construction.
+    ImportError, ValueError
+        At construction, as :class:`~bluesky_timelapse.sources.CaptureSource` raises
+        them; ``ValueError`` also for an unknown writer name.
 
     Notes
     -----
@@ -119,4 +114,4 @@ class AsyncOpenCVCamera(FrameDetector):
         reported = self._capture_source.reported
         self._set_capture_exposure(reported["CAP_PROP_EXPOSURE"])
         self._set_capture_gain(reported["CAP_PROP_GAIN"])
-        self._set_backend_name(self._capture_source.capture.backend_name)
+        self._set_backend_name(self._capture_source.backend_name)

@@ -17,17 +17,12 @@ class AsyncSimCamera(FrameDetector):
 
     Parameters
     ----------
-    path_provider
-        Where frames go, e.g. ``StaticPathProvider(UUIDFilenameProvider(), Path("/data"))``.
-    writer, writer_options
-        ``"tiff"``, ``"hdf5"`` (default), ``"zarr"`` or ``"npy"``, and its options.
+    path_provider, writer, writer_options, exposure, name
+        Where and how frames are written, the seconds per frame and the device's
+        name (the frames' data key); see :class:`FrameDetector`.
     shape, dtype, colour, time_scale
         The frames and the scene's clock; see
         :class:`~bluesky_timelapse.sources.SceneSource`.
-    exposure
-        Seconds per frame unless ``prepare`` gives a livetime, >= 0.
-    name
-        Device name; the frames' data key.
 
     Examples
     --------

@@ -108,12 +108,10 @@ class OpenCVCamera(FileStoreMixin, Device):
 
     Raises
     ------
-    ImportError
-        If OpenCV is not installed.
-    ValueError
-        For a setting that is not a finite number, a ``resolution`` that is not two
-        integers >= 1, an unknown property or backend name, an unknown writer name
-        or invalid path templates, at construction.
+    ImportError, ValueError
+        At construction, as :class:`~bluesky_timelapse.sources.CaptureSource` raises
+        them; ``ValueError`` also for an unknown writer name or invalid path
+        templates.
 
     Examples
     --------
@@ -161,8 +159,8 @@ class OpenCVCamera(FileStoreMixin, Device):
             needed_by="OpenCVCamera",
             logger=logger,
         )
-        self.source = self.frame_source.capture.source
-        self.colour = self.frame_source.capture.colour
+        self.source = self.frame_source.source
+        self.colour = self.frame_source.colour
         super().__init__(
             name=name,
             write_path_template=write_path_template,
@@ -188,12 +186,12 @@ class OpenCVCamera(FileStoreMixin, Device):
         RuntimeError
             If the camera has never been staged.
         """
-        return self.frame_source.capture.frame_format
+        return self.frame_source.frame_format
 
     @property
     def capture(self) -> Any:
         """The open ``cv2.VideoCapture`` while staged, else None."""
-        return self.frame_source.capture.capture
+        return self.frame_source.capture
 
     def stage(self) -> list[Any]:
         """Open the capture and apply the settings, then open the writer and stage.
@@ -210,7 +208,7 @@ class OpenCVCamera(FileStoreMixin, Device):
         for setting in (self.exposure, self.gain):
             setting.report(self.frame_source.reported[setting.property_name])
         self.frame_shape._readback = list(self.frame_format.shape)  # SignalRO refuses put()
-        self.backend_name._readback = self.frame_source.capture.backend_name
+        self.backend_name._readback = self.frame_source.backend_name
         try:
             staged: list[Any] = super().stage()
         except BaseException:
@@ -229,7 +227,7 @@ class OpenCVCamera(FileStoreMixin, Device):
     def destroy(self) -> None:
         """Release the capture and stop the worker thread, then destroy the device."""
         try:
-            self.frame_source.capture.shutdown()
+            self.frame_source.shutdown()
         finally:
             super().destroy()
 
@@ -241,7 +239,7 @@ class OpenCVCamera(FileStoreMixin, Device):
         more frames).
         """
         status = DeviceStatus(self)
-        self.frame_source.capture.submit(self._acquire, status)
+        self.frame_source.submit(self._acquire, status)
         return status
 
     def apply_property(self, property_name: str, value: float) -> float | None:

@@ -4,16 +4,15 @@
 - :class:`SceneSource`: the simulated garden (:class:`GardenScene`) at the time
   of each exposure.
 - :class:`CaptureSource`: a USB camera, a stream or a video file read through
-  OpenCV (:class:`OpenCVCapture`; optional: ``pip install "bluesky-timelapse[opencv]"``).
+  OpenCV (optional: ``pip install "bluesky-timelapse[opencv]"``).
 
 The ophyd v1 cameras (:mod:`~bluesky_timelapse.devices`) and the ophyd-async ones
 (:mod:`~bluesky_timelapse.async_devices`) are the device protocol around these
 sources.
 """
 
-from ._capture_source import CaptureSource
+from ._capture_source import CaptureError, CaptureSource
 from ._frame_source import FrameSource
-from ._opencv_capture import CaptureError, OpenCVCapture
 from ._scene import GardenScene
 from ._scene_source import SceneSource
 
@@ -22,6 +21,5 @@ __all__ = [
     "CaptureSource",
     "FrameSource",
     "GardenScene",
-    "OpenCVCapture",
     "SceneSource",
 ]

@@ -23,8 +23,9 @@ class FrameSource(Protocol):
     from construction, or at the latest once :meth:`open` has returned.
     """
 
-    frame_format: FrameFormat
-    """The frames' shape and dtype."""
+    @property
+    def frame_format(self) -> FrameFormat:
+        """The frames' shape and dtype."""
 
     name: str
     """Who reads the frames, in the source's messages; the device sets its own name."""
