@@ -34,6 +34,13 @@ from support import only, read_frames_from_stream_resource, validate
 POLLING = {"use_polling": True, "poll_interval": 0.1, "settle_time": 1.0}
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """The cameras' default state files go below the test's directory."""
+    monkeypatch.setenv("BLUESKY_TIMELAPSE_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
 def template_in(folder: Path, image_format: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder / TEMPLATE).replace("{ext}", EXTENSIONS[image_format])

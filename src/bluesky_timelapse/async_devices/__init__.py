@@ -11,7 +11,7 @@
   frames are described by StreamResource/StreamDatum documents.
 """
 
-from .folder_camera import AsyncFolderCamera, FolderSource
+from .folder_camera import AsyncFolderCamera
 from .frames import (
     MIMETYPES,
     FrameAcquireLogic,
@@ -27,7 +27,6 @@ __all__ = [
     "AsyncFolderCamera",
     "AsyncOpenCVCamera",
     "AsyncSimCamera",
-    "FolderSource",
     "FrameAcquireLogic",
     "FrameDetector",
     "FrameTriggerLogic",

@@ -104,12 +104,16 @@ class FrameAcquireLogic(DetectorAcquireLogic):
         """Take the prepared frames; raise what failed."""
         exposure = self.trigger.livetime or await self.trigger.exposure.get_value()
         for _ in range(self.trigger.frames):
-            writer = self.acquisition.writer
-            if writer is None:
-                raise RuntimeError("the detector is not prepared: no writer is open")
-            frame = await asyncio.to_thread(self.source.grab, exposure)
-            await asyncio.to_thread(writer.append, frame)
-            self.acquisition.set_frames_written(writer.frames_written)
+            await self.take_frame(exposure)
+
+    async def take_frame(self, exposure: float) -> None:
+        """Grab one frame of ``exposure`` seconds and append it to the open writer."""
+        writer = self.acquisition.writer
+        if writer is None:
+            raise RuntimeError("the detector is not prepared: no writer is open")
+        frame = await asyncio.to_thread(self.source.grab, exposure)
+        await asyncio.to_thread(writer.append, frame)
+        self.acquisition.set_frames_written(writer.frames_written)
 
     async def wait_for_idle(self) -> None:
         """Nothing runs once ``start_acquiring`` has returned."""
@@ -219,6 +223,8 @@ class FrameDetector(StandardDetector):
         Seconds per frame unless ``prepare`` gives a livetime, >= 0.
     name
         Device name; the frames' data key is the name itself.
+    acquire_logic
+        The acquire logic class, :class:`FrameAcquireLogic` or a subclass of it.
     """
 
     def __init__(
@@ -230,6 +236,7 @@ class FrameDetector(StandardDetector):
         writer_options: dict[str, Any] | None = None,
         exposure: float = 0.0,
         name: str = "",
+        acquire_logic: type[FrameAcquireLogic] = FrameAcquireLogic,
     ) -> None:
         if isinstance(exposure, bool) or not isinstance(exposure, int | float) or exposure < 0:
             raise ValueError(f"exposure {exposure!r} is invalid; allowed: seconds >= 0")
@@ -239,7 +246,7 @@ class FrameDetector(StandardDetector):
         trigger = FrameTriggerLogic(self.exposure)
         self.add_detector_logics(
             trigger,
-            FrameAcquireLogic(source, trigger, acquisition),
+            acquire_logic(source, trigger, acquisition),
             WriterDataLogic(path_provider, source, acquisition, writer, writer_options),
         )
         super().__init__(name=name)

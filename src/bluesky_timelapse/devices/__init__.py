@@ -9,8 +9,7 @@
 """
 
 from .filestore import EXTERNAL, FileStoreMixin, FrameSignal
-from .folder_camera import FolderCamera, IngestRecord
-from .folder_watch import FilePattern, FolderWatch
+from .folder_camera import FolderCamera
 from .opencv_camera import CaptureSetting, OpenCVCamera
 from .paths import PathTemplates, ResolvedPaths
 from .sim_camera import ExposureSignal, SimCamera
@@ -19,12 +18,9 @@ __all__ = [
     "EXTERNAL",
     "CaptureSetting",
     "ExposureSignal",
-    "FilePattern",
     "FileStoreMixin",
     "FolderCamera",
-    "FolderWatch",
     "FrameSignal",
-    "IngestRecord",
     "OpenCVCamera",
     "PathTemplates",
     "ResolvedPaths",
