@@ -10,7 +10,7 @@
   was acquiring, emitted once.
 """
 
-from .backlog import ingest_backlog
+from .backlog import HasBacklog, ingest_backlog
 from .runs import close_orphaned_run, install_commands, watch_runs
 from .schedule import (
     Schedule,
@@ -27,6 +27,7 @@ from .stubs import seconds_until, wait_until
 from .timelapse import TimelapseOptions, resolve_plan, resume_timelapse, timelapse
 
 __all__ = [
+    "HasBacklog",
     "Schedule",
     "Slot",
     "TimelapseOptions",
