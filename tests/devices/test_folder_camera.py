@@ -1,4 +1,4 @@
-"""FolderCamera with real files, real watchdog and a real RunEngine (devices/folder_camera.py)."""
+"""FolderCamera with real files, real watchdog and a real RunEngine (devices/_folder_camera.py)."""
 
 import logging
 import os

@@ -11,16 +11,16 @@
   frames are described by StreamResource/StreamDatum documents.
 """
 
-from .folder_camera import AsyncFolderCamera
-from .frames import (
+from ._folder_camera import AsyncFolderCamera
+from ._frame_detector import (
     MIMETYPES,
     FrameAcquireLogic,
     FrameDetector,
     FrameTriggerLogic,
     WriterDataLogic,
 )
-from .opencv_camera import AsyncOpenCVCamera
-from .sim_camera import AsyncSimCamera
+from ._opencv_camera import AsyncOpenCVCamera
+from ._sim_camera import AsyncSimCamera
 
 __all__ = [
     "MIMETYPES",

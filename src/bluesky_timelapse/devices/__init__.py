@@ -8,11 +8,11 @@
   produces frames in Python, with ophyd's path template semantics.
 """
 
-from .filestore import EXTERNAL, FileStoreMixin, FrameSignal
-from .folder_camera import FolderCamera
-from .opencv_camera import CaptureSetting, OpenCVCamera
-from .paths import PathTemplates, ResolvedPaths
-from .sim_camera import ExposureSignal, SimCamera
+from ._filestore import EXTERNAL, FileStoreMixin, FrameSignal
+from ._folder_camera import FolderCamera
+from ._opencv_camera import CaptureSetting, OpenCVCamera
+from ._paths import PathTemplates, ResolvedPaths
+from ._sim_camera import ExposureSignal, SimCamera
 
 __all__ = [
     "EXTERNAL",

@@ -27,7 +27,7 @@ from ophyd.status import DeviceStatus
 from ..sources import FieldKind, FilePattern, FolderSource, ImageFormat, Mode
 from ..specs import AD_JPEG, AD_TIFF, PNG_FILE
 from ..storage import FrameFormat, WriterFactory
-from .filestore import FileStoreMixin, FrameSignal
+from ._filestore import FileStoreMixin, FrameSignal
 
 SPECS: dict[ImageFormat, str] = {"tiff": AD_TIFF, "jpeg": AD_JPEG, "png": PNG_FILE}
 """The Resource spec of each image format."""

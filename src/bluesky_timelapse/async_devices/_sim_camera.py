@@ -9,7 +9,7 @@ import numpy as np
 from ophyd_async.core import PathProvider
 
 from ..sources import SceneSource
-from .frames import FrameDetector
+from ._frame_detector import FrameDetector
 
 
 class AsyncSimCamera(FrameDetector):

@@ -16,8 +16,8 @@ from ophyd.status import DeviceStatus
 
 from ..sources import SceneSource
 from ..storage import ProcessWriter, QueuedWriter, WriterFactory
-from .filestore import FileStoreMixin, FrameSignal
-from .paths import PathSemantics
+from ._filestore import FileStoreMixin, FrameSignal
+from ._paths import PathSemantics
 
 
 class ExposureSignal(Signal):

@@ -15,7 +15,7 @@ from typing import Any
 from ophyd_async.core import AsyncStatus, PathProvider, soft_signal_r_and_setter
 
 from ..sources import CaptureSource
-from .frames import FrameDetector
+from ._frame_detector import FrameDetector
 
 logger = logging.getLogger(__name__)
 

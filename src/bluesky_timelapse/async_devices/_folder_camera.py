@@ -32,7 +32,7 @@ from ophyd_async.core import (
 )
 
 from ..sources import FieldKind, FilePattern, FolderSource, Mode
-from .frames import FrameAcquireLogic, FrameDetector
+from ._frame_detector import FrameAcquireLogic, FrameDetector
 
 FIELD_TYPES: dict[FieldKind, tuple[type, str | int | float]] = {
     "string": (str, ""),

@@ -20,8 +20,8 @@ from ophyd.utils import RedundantStaging
 
 from ..sources import CaptureSource
 from ..storage import FrameFormat, WriterFactory
-from .filestore import FileStoreMixin, FrameSignal
-from .paths import PathSemantics
+from ._filestore import FileStoreMixin, FrameSignal
+from ._paths import PathSemantics
 
 logger = logging.getLogger(__name__)
 
