@@ -19,7 +19,7 @@ asi_core emulation
     (``start_image_polling``, default ``polling_interval=2``): a plain-Python loop
     that sleeps 2 s, lists the folder, and hands on every image name that was not
     in the previous listing, with no check that the file is complete. It replaces
-    the detection of the same ``FolderCamera`` (its private ``_watch``) and calls
+    the detection of the same ``FolderCamera`` (its source's ``watch``) and calls
     the camera's own arrival handler, so the trigger, the file's reading, the
     Resource and Datum, the RunEngine and the documents are the same as in the two
     peers above: only the detection differs. The loop sleeps *between* passes, as
@@ -83,7 +83,7 @@ from bluesky.plans import count
 from PIL import Image
 
 from bluesky_timelapse.devices import FolderCamera
-from bluesky_timelapse.devices.folder_watch import FolderWatch
+from bluesky_timelapse.sources import FolderWatch
 from machine import aligned, filesystem_of, package_version, percentile
 
 PEERS: tuple[str, ...] = ("watchdog", "polling", "asi_core")
@@ -247,8 +247,8 @@ def make_camera(
     )
     poller = None
     if peer == "asi_core":
-        poller = AsiCorePoller(camera._watch, ASI_CORE_INTERVAL)
-        camera._watch = poller  # the emulated detection, reporting where the camera's did
+        poller = AsiCorePoller(camera.frame_source.watch, ASI_CORE_INTERVAL)
+        camera.frame_source.watch = poller  # the emulated detection reports where the camera's did
     return camera, poller
 
 

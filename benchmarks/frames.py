@@ -96,7 +96,8 @@ from ophyd_async.core import StaticPathProvider, TriggerInfo, UUIDFilenameProvid
 from ophyd_async.sim import SimBlobDetector
 
 from bluesky_timelapse.async_devices import AsyncSimCamera
-from bluesky_timelapse.devices import GardenScene, SimCamera
+from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.sources import GardenScene
 from bluesky_timelapse.storage import FrameFormat, writer_for
 from machine import aligned, filesystem_of, package_version
 

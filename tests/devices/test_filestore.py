@@ -1,4 +1,4 @@
-"""The FileStore mixin on a device of our own (devices/filestore.py)."""
+"""The FileStore mixin on a device of our own (devices/_filestore.py)."""
 
 import numpy as np
 import pytest

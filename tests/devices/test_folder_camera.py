@@ -1,4 +1,4 @@
-"""FolderCamera with real files, real watchdog and a real RunEngine (devices/folder_camera.py)."""
+"""FolderCamera with real files, real watchdog and a real RunEngine (devices/_folder_camera.py)."""
 
 import logging
 import os
@@ -160,7 +160,7 @@ def test_names_that_do_not_match_are_ignored_and_logged(tmp_path, caplog, watch)
     camera.stage()
     try:
         status = camera.trigger()
-        with caplog.at_level(logging.INFO, logger="bluesky_timelapse.devices.folder_watch"):
+        with caplog.at_level(logging.INFO, logger="bluesky_timelapse.sources"):
             for name in ("notes.txt", "20250601120000_fast.tiff", "20251301120000_10.tiff"):
                 write_slowly(day / name, b"not an image")
             wait_for(lambda: caplog.text.count("does not match") >= 3)

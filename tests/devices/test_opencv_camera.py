@@ -1,4 +1,4 @@
-"""The OpenCV camera reading real video files in a real RunEngine (devices/opencv_camera.py)."""
+"""The OpenCV camera reading real video files in a real RunEngine (devices/_opencv_camera.py)."""
 
 import logging
 import re
@@ -13,7 +13,8 @@ from bluesky.utils import FailedStatus
 from ophyd.utils import RedundantStaging
 
 from bluesky_timelapse import plugins
-from bluesky_timelapse.devices import CaptureError, OpenCVCamera
+from bluesky_timelapse.devices import OpenCVCamera
+from bluesky_timelapse.sources import CaptureError
 from support import WRITERS, only, read_frames_from_resource, validate, write_video
 
 SHAPE = (24, 32)
@@ -129,7 +130,7 @@ def test_a_clamped_setting_is_reported_as_read_back_with_a_warning(
     camera = make_camera(tmp_path, video, gain=50)
     assert camera.gain.get() == 50.0  # a request: nothing is open yet
 
-    with caplog.at_level(logging.WARNING, logger="bluesky_timelapse.devices.opencv_camera"):
+    with caplog.at_level(logging.WARNING, logger="bluesky_timelapse.devices"):
         RE(count([camera], num=1))
     assert f"cam: CAP_PROP_GAIN set to 50.0, but '{video}' reports 10.0" in caplog.text
     (descriptor,) = only(documents, "descriptor")

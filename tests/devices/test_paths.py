@@ -1,4 +1,4 @@
-"""Path templates checked against root (devices/paths.py)."""
+"""Path templates checked against root (devices/_paths.py)."""
 
 from datetime import datetime
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The simulated camera in a real RunEngine (devices/sim_camera.py)."""
+"""The simulated camera in a real RunEngine (devices/_sim_camera.py)."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Fuzzing FolderCamera's file name templates (devices/folder_watch.py).
+"""Fuzzing FolderCamera's file name templates (sources/_file_pattern.py).
 
 What :class:`FilePattern` promises, checked here:
 
@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.devices.folder_watch import EXTENSIONS, STRFTIME_CODES, FilePattern
+from bluesky_timelapse.sources import EXTENSIONS, STRFTIME_CODES, FilePattern
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KIND_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "time": float}

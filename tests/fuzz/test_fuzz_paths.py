@@ -1,4 +1,4 @@
-"""Fuzzing path templates (devices/paths.py, as FileStoreMixin resolves them at stage).
+"""Fuzzing path templates (devices/_paths.py, as FileStoreMixin resolves them at stage).
 
 The promise: a path template never resolves outside ``root``. Whatever the template
 (``..``, absolute parts, NUL bytes, Windows separators and drives, strftime codes)
@@ -19,8 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.devices.filestore import FileStoreMixin
-from bluesky_timelapse.devices.paths import PathTemplates, ResolvedPaths
+from bluesky_timelapse.devices import FileStoreMixin, PathTemplates, ResolvedPaths
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WHEN = datetime(2026, 5, 1, 6, 30, 15)

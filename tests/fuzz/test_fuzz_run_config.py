@@ -27,7 +27,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bluesky_timelapse.locations import DATA_DIR_VARIABLE
+from bluesky_timelapse.data_dir import DATA_DIR_VARIABLE
 from bluesky_timelapse.run_config import ConfigError, LoadedConfig, load_config
 
 YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")

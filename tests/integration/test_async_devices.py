@@ -1,27 +1,14 @@
 """The ophyd-async cameras: documents, files and Tiled agree; they mix with v1 devices."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from bluesky.plans import count
 from bluesky_tiled_plugins import TiledWriter
-from ophyd_async.core import StaticPathProvider, UUIDFilenameProvider, init_devices
 
-from bluesky_timelapse.async_devices import AsyncSimCamera
+from async_cameras import async_sim_camera
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import timelapse
-from bluesky_timelapse.schedules import every
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
 from support import FORMATS, WRITERS, only, read_frames_from_stream_resource, validate
-
-
-def async_camera(directory: Path, name: str = "acam", **kwargs) -> AsyncSimCamera:
-    with init_devices():
-        camera = AsyncSimCamera(
-            StaticPathProvider(UUIDFilenameProvider(), directory), name=name, **kwargs
-        )
-    return camera
 
 
 @pytest.mark.parametrize("frame_kind", FORMATS)
@@ -30,7 +17,7 @@ def test_frames_on_disk_and_in_tiled_agree(
     RE, documents, tiled_client, data_root, writer, frame_kind
 ):
     RE.subscribe(TiledWriter(tiled_client))
-    camera = async_camera(
+    camera = async_sim_camera(
         data_root / f"async-{writer}-{frame_kind}", writer=writer, **FORMATS[frame_kind]
     )
     (uid,) = RE(count([camera], num=4)).run_start_uids
@@ -62,7 +49,7 @@ def test_v1_and_async_cameras_in_one_count(RE, documents, tiled_client, data_roo
         writer="tiff",
         shape=(24, 32),
     )
-    v2 = async_camera(data_root / "mixed" / "async", writer="hdf5", shape=(24, 32))
+    v2 = async_sim_camera(data_root / "mixed" / "async", writer="hdf5", shape=(24, 32))
     (uid,) = RE(count([v1, v2], num=3)).run_start_uids
 
     validate(documents)
@@ -78,38 +65,3 @@ def test_v1_and_async_cameras_in_one_count(RE, documents, tiled_client, data_roo
         primary["acam"].read().reshape(3, 24, 32),
         read_frames_from_stream_resource(stream_resource, 3),
     )
-
-
-def test_an_async_camera_in_a_timelapse(RE, documents, tmp_path):
-    camera = async_camera(tmp_path / "frames", writer="zarr", shape=(8, 8))
-    RE(timelapse([camera], every(0.3, count=2).to_dict(), store=str(tmp_path / "store")))
-    validate(documents)
-    starts = only(documents, "start")
-    assert [run["slot_index"] for run in starts] == [0, 1]
-    assert [stop["exit_status"] for stop in only(documents, "stop")] == ["success"] * 2
-    # each slot's run stages the camera anew: a new array per run
-    assert len({sr["uri"] for sr in only(documents, "stream_resource")}) == 2
-
-
-def test_exposure_sets_the_frame_time_and_is_configuration(RE, documents, tmp_path):
-    camera = async_camera(tmp_path, writer="npy", shape=(8, 8), exposure=0.2)
-    RE(count([camera], num=2))
-    (descriptor,) = only(documents, "descriptor")
-    configuration = descriptor["configuration"]["acam"]["data"]
-    assert list(configuration.values()) == [0.2]
-    (start,) = only(documents, "start")
-    (stop,) = only(documents, "stop")
-    assert stop["time"] - start["time"] >= 0.4  # two exposures of 0.2 s
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"exposure": -1}, "exposure -1 is invalid; allowed: seconds >= 0"),
-        ({"writer": "gif"}, "'gif'"),
-        ({"time_scale": 0}, "time_scale 0 is invalid; allowed: a number > 0"),
-    ],
-)
-def test_bad_arguments_are_named(tmp_path, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        async_camera(tmp_path, **kwargs)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bluesky_timelapse.storage._readback import frame_index, read_frame, resource_path
+from bluesky_timelapse.storage import frame_index, read_frame, resource_path
 
 
 def test_frame_index_of_the_datum_kwargs_the_writers_emit():

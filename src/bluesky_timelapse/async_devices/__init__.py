@@ -5,34 +5,28 @@
   OpenCV (optional: ``pip install "bluesky-timelapse[opencv]"``).
 - :class:`AsyncFolderCamera`: the images another program drops into a folder,
   copied into our writers.
-- :class:`FrameDetector`: the base, for any :class:`FrameSource` (an object handing
-  out one frame at a time), built from ophyd-async's trigger, acquire and data
-  logic classes; frames are described by StreamResource/StreamDatum documents.
+- :class:`FrameDetector`: the base, for any
+  :class:`~bluesky_timelapse.sources.FrameSource` (an object handing out one frame
+  at a time), built from ophyd-async's trigger, acquire and data logic classes;
+  frames are described by StreamResource/StreamDatum documents.
 """
 
-from .folder_camera import AsyncFolderCamera, FolderSource
-from .frames import (
-    MIMETYPES,
+from ._folder_camera import AsyncFolderCamera
+from ._frame_detector import (
     FrameAcquireLogic,
     FrameDetector,
-    FrameSource,
     FrameTriggerLogic,
     WriterDataLogic,
 )
-from .opencv_camera import AsyncOpenCVCamera, CaptureSource
-from .sim_camera import AsyncSimCamera, SceneSource
+from ._opencv_camera import AsyncOpenCVCamera
+from ._sim_camera import AsyncSimCamera
 
 __all__ = [
-    "MIMETYPES",
     "AsyncFolderCamera",
     "AsyncOpenCVCamera",
     "AsyncSimCamera",
-    "CaptureSource",
-    "FolderSource",
     "FrameAcquireLogic",
     "FrameDetector",
-    "FrameSource",
     "FrameTriggerLogic",
-    "SceneSource",
     "WriterDataLogic",
 ]

@@ -8,26 +8,19 @@
   produces frames in Python, with ophyd's path template semantics.
 """
 
-from .filestore import EXTERNAL, FileStoreMixin, FrameSignal
-from .folder_camera import FolderCamera, IngestRecord
-from .folder_watch import FilePattern, FolderWatch
-from .opencv_camera import CaptureError, CaptureSetting, OpenCVCamera
-from .paths import PathTemplates, ResolvedPaths
-from .scene import GardenScene
-from .sim_camera import ExposureSignal, SimCamera
+from ._filestore import EXTERNAL, FileStoreMixin, FrameSignal
+from ._folder_camera import FolderCamera
+from ._opencv_camera import CaptureSetting, OpenCVCamera
+from ._paths import PathTemplates, ResolvedPaths
+from ._sim_camera import ExposureSignal, SimCamera
 
 __all__ = [
     "EXTERNAL",
-    "CaptureError",
     "CaptureSetting",
     "ExposureSignal",
-    "FilePattern",
     "FileStoreMixin",
     "FolderCamera",
-    "FolderWatch",
     "FrameSignal",
-    "GardenScene",
-    "IngestRecord",
     "OpenCVCamera",
     "PathTemplates",
     "ResolvedPaths",

@@ -10,13 +10,14 @@
 The schedules a timelapse follows are in :mod:`bluesky_timelapse.schedules`.
 """
 
-from ._backlog import ingest_backlog
+from ._backlog import HasBacklog, ingest_backlog
 from ._runs import close_orphaned_run, install_commands, watch_runs
 from ._status import TimelapseSummary, list_timelapses, timelapse_status
 from ._stubs import seconds_until, wait_until
 from ._timelapse import TimelapseOptions, resolve_plan, resume_timelapse, timelapse
 
 __all__ = [
+    "HasBacklog",
     "TimelapseOptions",
     "TimelapseSummary",
     "close_orphaned_run",

@@ -1,16 +1,37 @@
 """Files a folder camera's program wrote while nothing was acquiring, emitted once."""
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
-from bluesky.protocols import Readable
+from bluesky.protocols import Movable, Readable, Triggerable
 from bluesky.utils import MsgGenerator
 
-from ..devices import FolderCamera
+from ..sources import FilePattern
 
 
-def ingest_backlog(camera: Readable, *, md: dict[str, Any] | None = None) -> MsgGenerator[int]:
+@runtime_checkable
+class HasBacklog(Readable, Triggerable, Protocol):
+    """What :func:`ingest_backlog` needs of a camera: a backlog of files, and a replay.
+
+    :class:`~bluesky_timelapse.devices.FolderCamera` and
+    :class:`~bluesky_timelapse.async_devices.AsyncFolderCamera` are such cameras.
+    """
+
+    @property
+    def pattern(self) -> FilePattern:
+        """The template of the camera's files."""
+
+    @property
+    def next_file(self) -> Movable[str]:
+        """A path set here is the next trigger's file, taken at once."""
+
+    def backlog(self) -> list[Path]:
+        """The complete files no frame was made of yet, oldest first."""
+
+
+def ingest_backlog(camera: HasBacklog, *, md: dict[str, Any] | None = None) -> MsgGenerator[int]:
     """Emit, as one run, every file the camera has not used yet, oldest first.
 
     The backlog is the files matching the camera's template that are newer
@@ -23,7 +44,9 @@ def ingest_backlog(camera: Readable, *, md: dict[str, Any] | None = None) -> Msg
     Parameters
     ----------
     camera
-        A :class:`~bluesky_timelapse.devices.FolderCamera`.
+        A :class:`~bluesky_timelapse.devices.FolderCamera` or
+        :class:`~bluesky_timelapse.async_devices.AsyncFolderCamera` (any
+        :class:`HasBacklog`).
     md
         Metadata for the start document.
 
@@ -42,13 +65,14 @@ def ingest_backlog(camera: Readable, *, md: dict[str, Any] | None = None) -> Msg
     Raises
     ------
     TypeError
-        If ``camera`` is not a FolderCamera.
+        If ``camera`` has no backlog.
     FileNotFoundError
         If the template's fixed directory does not exist.
     """
-    if not isinstance(camera, FolderCamera):
+    if not isinstance(camera, HasBacklog):
         raise TypeError(
-            f"ingest_backlog needs a FolderCamera; {getattr(camera, 'name', camera)!r} is a "
+            f"ingest_backlog needs a camera with a backlog (a FolderCamera or an "
+            f"AsyncFolderCamera); {getattr(camera, 'name', camera)!r} is a "
             f"{type(camera).__name__}"
         )
     files = camera.backlog()

@@ -14,10 +14,10 @@ from ophyd import Device, Kind, Signal
 from ophyd.signal import SignalRO
 from ophyd.status import DeviceStatus
 
-from ..storage import FrameFormat, ProcessWriter, QueuedWriter, WriterFactory
-from .filestore import FileStoreMixin, FrameSignal
-from .paths import PathSemantics
-from .scene import GardenScene
+from ..sources import SceneSource
+from ..storage import ProcessWriter, QueuedWriter, WriterFactory
+from ._filestore import FileStoreMixin, FrameSignal
+from ._paths import PathSemantics
 
 
 class ExposureSignal(Signal):
@@ -46,29 +46,14 @@ class SimCamera(FileStoreMixin, Device):
     ----------
     name
         Device name; data keys are ``{name}_image`` and ``{name}_scene_time``.
-    write_path_template, root, read_path_template, path_semantics
-        Where frames go; see :class:`~bluesky_timelapse.devices.FileStoreMixin`.
-    writer
-        ``"tiff"``, ``"hdf5"``, ``"zarr"``, ``"npy"`` (or any installed writer name),
-        or a writer factory.
-    writer_options
-        Keyword arguments for the writer (e.g. ``{"fsync": False}``).
-    write_queue
-        Frames allowed to wait for the disk; 0 (default) completes each trigger
-        once its frame is written. See :class:`~bluesky_timelapse.devices.FileStoreMixin`.
-    write_process
-        Drain the write queue in a writer process instead of a thread (see
-        :class:`~bluesky_timelapse.devices.FileStoreMixin`).
-    shape
-        Frame size ``(y, x)``.
-    dtype
-        Pixel type, e.g. ``"uint8"``, ``"uint16"``, ``"float32"``.
-    colour
-        RGB frames ``(y, x, 3)`` if True, grayscale ``(y, x)`` if False.
+    write_path_template, root, read_path_template, path_semantics, writer, writer_options, write_queue, write_process
+        Where and how frames are written; see
+        :class:`~bluesky_timelapse.devices.FileStoreMixin`.
+    shape, dtype, colour, time_scale
+        The frames and the scene's clock; see
+        :class:`~bluesky_timelapse.sources.SceneSource`.
     exposure
         Seconds each trigger takes, >= 0.
-    time_scale
-        Scene seconds per real second, > 0.
     **kwargs
         Passed to :class:`ophyd.Device`.
 
@@ -106,12 +91,9 @@ class SimCamera(FileStoreMixin, Device):
         **kwargs: Any,
     ) -> None:
         ExposureSignal(name="exposure").check_value(exposure)
-        if not (
-            isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
-        ):
-            raise ValueError(f"time_scale {time_scale!r} is invalid; allowed: a number > 0")
-        self.frame_format = FrameFormat((*shape, 3) if colour else tuple(shape), np.dtype(dtype))
-        self.scene = GardenScene(self.frame_format)
+        self.frame_source = SceneSource(shape, dtype, colour, time_scale, name=name)
+        self.frame_format = self.frame_source.frame_format
+        self.scene = self.frame_source.scene
         super().__init__(
             name=name,
             write_path_template=write_path_template,
@@ -129,7 +111,7 @@ class SimCamera(FileStoreMixin, Device):
             (self.frame_shape, list(self.frame_format.shape)),
             (self.frame_dtype, self.frame_format.dtype.name),
             (self.writer_name, self._writer_label),
-            (self.time_scale, float(time_scale)),
+            (self.time_scale, self.frame_source.time_scale),
         ):
             signal._readback = value  # SignalRO refuses put(); fixed once, here
         self._acquisition = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-acquire")
@@ -154,11 +136,8 @@ class SimCamera(FileStoreMixin, Device):
 
     def _acquire(self, status: DeviceStatus, opened: float, exposure: float) -> None:
         try:
-            if exposure:
-                time.sleep(exposure)
-            scene_time = opened * self.time_scale.get()
-            datum_id = self.store_frame(self.scene.render(scene_time))
-            self.scene_time.put(scene_time)
+            datum_id = self.store_frame(self.frame_source.grab(exposure, opened=opened))
+            self.scene_time.put(self.frame_source.scene_time(opened))
             self.image.put(datum_id)
         except Exception as err:
             status.set_exception(err)

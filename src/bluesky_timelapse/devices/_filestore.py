@@ -30,7 +30,7 @@ from ..storage import (
     WriterProcess,
     writer_factory,
 )
-from .paths import PathSemantics, PathTemplates, ResolvedPaths
+from ._paths import PathSemantics, PathTemplates, ResolvedPaths
 
 EXTERNAL = "FILESTORE:"
 """The ``external`` marker of data keys whose values are datum ids."""

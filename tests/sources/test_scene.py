@@ -1,9 +1,9 @@
-"""The synthetic garden (devices/scene.py)."""
+"""The synthetic garden (sources/_scene.py)."""
 
 import numpy as np
 import pytest
 
-from bluesky_timelapse.devices import GardenScene
+from bluesky_timelapse.sources import GardenScene
 from bluesky_timelapse.storage import FrameFormat
 
 DAY = 86_400.0

@@ -18,14 +18,12 @@ from ophyd.signal import SignalRO
 from ophyd.status import DeviceStatus
 from ophyd.utils import RedundantStaging
 
+from ..sources import CaptureSource
 from ..storage import FrameFormat, WriterFactory
-from .filestore import FileStoreMixin, FrameSignal
-from .opencv_capture import CaptureError, OpenCVCapture, check_number
-from .paths import PathSemantics
+from ._filestore import FileStoreMixin, FrameSignal
+from ._paths import PathSemantics
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["CaptureError", "CaptureSetting", "OpenCVCamera"]
 
 
 class CaptureSetting(Signal):
@@ -33,8 +31,9 @@ class CaptureSetting(Signal):
 
     While the parent camera's capture is open, a put applies the value on the
     camera's worker thread and the signal then holds what the backend reports; a
-    refused value raises :class:`CaptureError` and leaves the signal unchanged.
-    While the capture is closed, a put records a request applied at the next stage.
+    refused value raises :class:`~bluesky_timelapse.sources.CaptureError` and leaves
+    the signal unchanged. While the capture is closed, a put records a request
+    applied at the next stage.
 
     Parameters
     ----------
@@ -48,20 +47,23 @@ class CaptureSetting(Signal):
         kwargs.setdefault("value", None)
         super().__init__(*args, **kwargs)
         self.property_name = property_name
-        self.requested: float | None = None
+
+    @property
+    def requested(self) -> float | None:
         """The value asked for, applied at every stage; None leaves the backend's own."""
+        camera: OpenCVCamera = self.parent
+        return camera.frame_source.settings.get(self.property_name)
 
     def check_value(self, value: Any) -> None:
         """Raise ``ValueError`` unless ``value`` is a finite number."""
         super().check_value(value)
-        check_number(f"{self.attr_name} ({self.property_name})", value)
+        CaptureSource.check_setting(f"{self.attr_name} ({self.property_name})", value)
 
     def put(self, value: Any, **kwargs: Any) -> None:
         """Apply ``value`` to the open capture (or request it for the next stage)."""
         self.check_value(value)
         camera: OpenCVCamera = self.parent
         reported = camera.apply_property(self.property_name, float(value))
-        self.requested = float(value)
         super().put(float(value) if reported is None else reported, **kwargs)
 
     def report(self, value: float) -> None:
@@ -95,46 +97,21 @@ class OpenCVCamera(FileStoreMixin, Device):
     ----------
     name
         Device name; the data key is ``{name}_image``.
-    source
-        A camera index (``0`` for the first USB camera), a stream URL
-        (``"rtsp://..."``, ``"http://..."``) or a video file path.
-    write_path_template, root, read_path_template, path_semantics
-        Where frames go; see :class:`~bluesky_timelapse.devices.FileStoreMixin`.
-    writer
-        ``"tiff"``, ``"hdf5"``, ``"zarr"``, ``"npy"`` (or any installed writer name),
-        or a writer factory.
-    writer_options
-        Keyword arguments for the writer (e.g. ``{"fsync": False}``).
-    write_queue
-        Frames allowed to wait for the disk; 0 (default) completes each trigger
-        once its frame is written. See :class:`~bluesky_timelapse.devices.FileStoreMixin`.
-    colour
-        RGB frames ``(y, x, 3)`` if True (default), grayscale ``(y, x)`` if False.
-    resolution
-        Frame size ``(width, height)`` to ask the backend for at stage; None
-        (default) keeps the backend's.
-    exposure
-        ``CAP_PROP_EXPOSURE`` to set at stage, in the backend's units; None
-        (default) keeps the backend's.
-    gain
-        ``CAP_PROP_GAIN`` to set at stage; None (default) keeps the backend's.
-    properties
-        Other capture properties to set at stage, before the others, by name, e.g.
-        ``{"CAP_PROP_AUTO_EXPOSURE": 1}``.
-    backend
-        The OpenCV capture backend to use, e.g. ``"V4L2"``, ``"FFMPEG"``,
-        ``"GSTREAMER"``, ``"DSHOW"``, ``"MSMF"``; None (default) lets OpenCV choose.
+    source, colour, resolution, exposure, gain, properties, backend
+        What to read and how; see :class:`~bluesky_timelapse.sources.CaptureSource`.
+        The ``exposure`` and ``gain`` signals hold what the backend reports.
+    write_path_template, root, read_path_template, path_semantics, writer, writer_options, write_queue
+        Where and how frames are written; see
+        :class:`~bluesky_timelapse.devices.FileStoreMixin`.
     **kwargs
         Passed to :class:`ophyd.Device`.
 
     Raises
     ------
-    ImportError
-        If OpenCV is not installed.
-    ValueError
-        For a setting that is not a finite number, a ``resolution`` that is not two
-        integers >= 1, an unknown property or backend name, an unknown writer name
-        or invalid path templates, at construction.
+    ImportError, ValueError
+        At construction, as :class:`~bluesky_timelapse.sources.CaptureSource` raises
+        them; ``ValueError`` also for an unknown writer name or invalid path
+        templates.
 
     Examples
     --------
@@ -170,18 +147,20 @@ class OpenCVCamera(FileStoreMixin, Device):
         backend: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self._video = OpenCVCapture(
+        self.frame_source = CaptureSource(
             source,
             name=name,
             colour=colour,
             resolution=resolution,
+            exposure=exposure,
+            gain=gain,
             properties=properties,
             backend=backend,
             needed_by="OpenCVCamera",
             logger=logger,
         )
-        self.source = self._video.source
-        self.colour = self._video.colour
+        self.source = self.frame_source.source
+        self.colour = self.frame_source.colour
         super().__init__(
             name=name,
             write_path_template=write_path_template,
@@ -194,9 +173,9 @@ class OpenCVCamera(FileStoreMixin, Device):
             **kwargs,
         )
         self.writer_name._readback = self._writer_label  # SignalRO refuses put()
-        for setting, value in ((self.exposure, exposure), (self.gain, gain)):
-            if value is not None:
-                setting.put(value)
+        for setting in (self.exposure, self.gain):
+            if setting.requested is not None:
+                setting.report(setting.requested)
 
     @property
     def frame_format(self) -> FrameFormat:  # type: ignore[override]
@@ -207,12 +186,12 @@ class OpenCVCamera(FileStoreMixin, Device):
         RuntimeError
             If the camera has never been staged.
         """
-        return self._video.frame_format
+        return self.frame_source.frame_format
 
     @property
     def capture(self) -> Any:
         """The open ``cv2.VideoCapture`` while staged, else None."""
-        return self._video.capture
+        return self.frame_source.capture
 
     def stage(self) -> list[Any]:
         """Open the capture and apply the settings, then open the writer and stage.
@@ -225,18 +204,15 @@ class OpenCVCamera(FileStoreMixin, Device):
         """
         if self.capture is not None:
             raise RedundantStaging(f"{self.name} is already staged; unstage it first")
-        settings = (self.exposure, self.gain)
-        reported = self._video.open(
-            {setting.property_name: setting.requested for setting in settings}
-        )
-        for setting in settings:
-            setting.report(reported[setting.property_name])
+        self.frame_source.open()
+        for setting in (self.exposure, self.gain):
+            setting.report(self.frame_source.reported[setting.property_name])
         self.frame_shape._readback = list(self.frame_format.shape)  # SignalRO refuses put()
-        self.backend_name._readback = self._video.backend_name
+        self.backend_name._readback = self.frame_source.backend_name
         try:
             staged: list[Any] = super().stage()
         except BaseException:
-            self._video.release()
+            self.frame_source.close()
             raise
         return staged
 
@@ -245,46 +221,44 @@ class OpenCVCamera(FileStoreMixin, Device):
         try:
             unstaged: list[Any] = super().unstage()
         finally:
-            self._video.release()
+            self.frame_source.close()
         return unstaged
 
     def destroy(self) -> None:
         """Release the capture and stop the worker thread, then destroy the device."""
         try:
-            self._video.shutdown()
+            self.frame_source.shutdown()
         finally:
             super().destroy()
 
     def trigger(self) -> DeviceStatus:
         """Read, convert and store one frame on the worker thread.
 
-        The Status fails with :class:`CaptureError` if no frame can be read (at the
-        end of a video file: an error saying the file has no more frames).
+        The Status fails with :class:`~bluesky_timelapse.sources.CaptureError` if no
+        frame can be read (at the end of a video file: an error saying the file has no
+        more frames).
         """
         status = DeviceStatus(self)
-        self._video.submit(self._acquire, status)
+        self.frame_source.submit(self._acquire, status)
         return status
 
     def apply_property(self, property_name: str, value: float) -> float | None:
         """Set a capture property on the open capture; return what the backend reports.
 
-        Returns None, applying nothing, while the capture is closed. A value the
-        backend accepts but reports differently (rounded, clamped) is logged as a
-        warning naming the property.
+        See :meth:`~bluesky_timelapse.sources.CaptureSource.apply`: while the
+        capture is closed, nothing is applied (None is returned) and the value is
+        asked for at the next stage.
 
         Raises
         ------
         CaptureError
             If the backend refuses the value.
         """
-        if self.capture is None:
-            return None
-        return self._video.set(property_name, value)
+        return self.frame_source.apply(property_name, value)
 
     def _acquire(self, status: DeviceStatus) -> None:
         try:
-            frame = self._video.read()
-            self.image.put(self.store_frame(frame))
+            self.image.put(self.store_frame(self.frame_source.grab(0.0)))
         except Exception as err:
             status.set_exception(err)
         else:

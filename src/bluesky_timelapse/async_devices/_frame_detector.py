@@ -1,8 +1,8 @@
 """ophyd-async detector logic for cameras whose frames come from Python.
 
 A :class:`FrameDetector` is an ophyd-async ``StandardDetector`` assembled from three
-logic classes and a :class:`FrameSource` (anything that hands out one frame at a
-time, blocking):
+logic classes and a :class:`~bluesky_timelapse.sources.FrameSource` (anything that
+hands out one frame at a time, blocking):
 
 :class:`FrameTriggerLogic`
     Internal triggering only: ``prepare`` records how many frames to take and how
@@ -22,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import numpy as np
 from ophyd_async.core import (
     DetectorAcquireLogic,
     DetectorDataLogic,
@@ -39,36 +38,9 @@ from ophyd_async.core import (
     soft_signal_rw,
 )
 
-from ..specs import AD_HDF5, AD_TIFF, HDF5_DATASET, NPY_SEQ, ZARR_ARRAY
+from ..sources import FrameSource
+from ..specs import AD_HDF5, AD_TIFF, HDF5_DATASET, NPY_SEQ, STREAM_MIMETYPES
 from ..storage import FrameFormat, FrameWriter, ResourceDescription, writer_factory
-
-MIMETYPES: dict[str, str] = {
-    AD_TIFF: "multipart/related;type=image/tiff",
-    AD_HDF5: "application/x-hdf5",
-    NPY_SEQ: "multipart/related;type=application/x-npy",
-    ZARR_ARRAY: "application/x-zarr",
-}
-"""The StreamResource mimetype of each of our writers' specs (as Tiled reads them)."""
-
-
-@runtime_checkable
-class FrameSource(Protocol):
-    """Where a :class:`FrameDetector`'s frames come from.
-
-    ``frame_format`` must be known before the first frame (for the descriptor);
-    ``grab`` blocks until a frame is there and is always called on a worker thread.
-    """
-
-    frame_format: FrameFormat
-
-    def open(self) -> None:
-        """Get ready to acquire (called at stage)."""
-
-    def grab(self, exposure: float) -> np.ndarray:
-        """Take one frame of ``exposure`` seconds and return it."""
-
-    def close(self) -> None:
-        """Release what :meth:`open` took (called at unstage)."""
 
 
 class _Acquisition:
@@ -124,12 +96,16 @@ class FrameAcquireLogic(DetectorAcquireLogic):
         """Take the prepared frames; raise what failed."""
         exposure = self.trigger.livetime or await self.trigger.exposure.get_value()
         for _ in range(self.trigger.frames):
-            writer = self.acquisition.writer
-            if writer is None:
-                raise RuntimeError("the detector is not prepared: no writer is open")
-            frame = await asyncio.to_thread(self.source.grab, exposure)
-            await asyncio.to_thread(writer.append, frame)
-            self.acquisition.set_frames_written(writer.frames_written)
+            await self.take_frame(exposure)
+
+    async def take_frame(self, exposure: float) -> None:
+        """Grab one frame of ``exposure`` seconds and append it to the open writer."""
+        writer = self.acquisition.writer
+        if writer is None:
+            raise RuntimeError("the detector is not prepared: no writer is open")
+        frame = await asyncio.to_thread(self.source.grab, exposure)
+        await asyncio.to_thread(writer.append, frame)
+        self.acquisition.set_frames_written(writer.frames_written)
 
     async def wait_for_idle(self) -> None:
         """Nothing runs once ``start_acquiring`` has returned."""
@@ -186,12 +162,12 @@ class WriterDataLogic(DetectorDataLogic):
         writer = self.writer_factory(**self.writer_options)
         await asyncio.to_thread(_open_writer, writer, directory, path_info.filename)
         description = writer.describe()
-        mimetype = MIMETYPES.get(description.spec)
+        mimetype = STREAM_MIMETYPES.get(description.spec)
         if mimetype is None:
             writer.close()
             raise ValueError(
                 f"writer {self.writer_name!r} writes spec {description.spec!r}, which has no "
-                f"StreamResource mimetype; allowed: writers of {', '.join(MIMETYPES)}"
+                f"StreamResource mimetype; allowed: writers of {', '.join(STREAM_MIMETYPES)}"
             )
         self.acquisition.writer = writer
         self.acquisition.set_frames_written(0)
@@ -223,20 +199,24 @@ class WriterDataLogic(DetectorDataLogic):
 
 
 class FrameDetector(StandardDetector):
-    """An ophyd-async detector taking its frames from a :class:`FrameSource`.
+    """An ophyd-async detector taking its frames from a :class:`~bluesky_timelapse.sources.FrameSource`.
 
     Parameters
     ----------
     source
         The frames.
     path_provider
-        Where the frames are written (an ophyd-async ``PathProvider``).
+        Where the frames are written (an ophyd-async ``PathProvider``), e.g.
+        ``StaticPathProvider(UUIDFilenameProvider(), Path("/data"))``.
     writer, writer_options
-        See :class:`WriterDataLogic`.
+        ``"tiff"``, ``"hdf5"`` (default), ``"zarr"`` or ``"npy"``, and its options;
+        see :class:`WriterDataLogic`.
     exposure
         Seconds per frame unless ``prepare`` gives a livetime, >= 0.
     name
         Device name; the frames' data key is the name itself.
+    acquire_logic
+        The acquire logic class, :class:`FrameAcquireLogic` or a subclass of it.
     """
 
     def __init__(
@@ -248,6 +228,7 @@ class FrameDetector(StandardDetector):
         writer_options: dict[str, Any] | None = None,
         exposure: float = 0.0,
         name: str = "",
+        acquire_logic: type[FrameAcquireLogic] = FrameAcquireLogic,
     ) -> None:
         if isinstance(exposure, bool) or not isinstance(exposure, int | float) or exposure < 0:
             raise ValueError(f"exposure {exposure!r} is invalid; allowed: seconds >= 0")
@@ -257,10 +238,15 @@ class FrameDetector(StandardDetector):
         trigger = FrameTriggerLogic(self.exposure)
         self.add_detector_logics(
             trigger,
-            FrameAcquireLogic(source, trigger, acquisition),
+            acquire_logic(source, trigger, acquisition),
             WriterDataLogic(path_provider, source, acquisition, writer, writer_options),
         )
         super().__init__(name=name)
+
+    def set_name(self, name: str, *, child_name_separator: str | None = None) -> None:
+        """Name the device and its signals; the source's messages use the name."""
+        super().set_name(name, child_name_separator=child_name_separator)
+        self.source.name = name or type(self).__name__
 
 
 def _open_writer(writer: FrameWriter, directory: Path, name: str) -> None:

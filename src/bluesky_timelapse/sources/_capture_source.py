@@ -1,10 +1,9 @@
-"""An OpenCV capture (``cv2.VideoCapture``) driven from one worker thread.
+"""Frames read through OpenCV (``cv2.VideoCapture``): a USB camera, a stream or a video file.
 
-What the ophyd v1 :class:`~bluesky_timelapse.devices.OpenCVCamera` and the ophyd-async
-:class:`~bluesky_timelapse.async_devices.AsyncOpenCVCamera` share: checking the
-settings, opening and configuring the capture, reading frames as RGB or grayscale,
-and clear errors. OpenCV is optional (``pip install "bluesky-timelapse[opencv]"``):
-this module imports without it, and :class:`OpenCVCapture` says how to install it.
+Checking the settings, opening and configuring the capture on one worker thread,
+reading frames as RGB or grayscale, and clear errors. OpenCV is optional
+(``pip install "bluesky-timelapse[opencv]"``): this module imports without it, and
+:class:`CaptureSource` says how to install it.
 """
 
 from __future__ import annotations
@@ -27,6 +26,9 @@ INSTALL_HINT = 'pip install "bluesky-timelapse[opencv]"'
 """How to install the optional OpenCV dependency."""
 
 _T = TypeVar("_T")
+
+SETTINGS: dict[str, str] = {"exposure": "CAP_PROP_EXPOSURE", "gain": "CAP_PROP_GAIN"}
+"""The capture settings the cameras name, and the OpenCV property of each."""
 
 
 class CaptureError(RuntimeError):
@@ -68,12 +70,15 @@ def check_number(name: str, value: Any) -> float:
     return float(value)
 
 
-class OpenCVCapture:
-    """A ``cv2.VideoCapture`` of a device index, URL or video file, on its own thread.
+class CaptureSource:
+    """Frames of a ``cv2.VideoCapture`` of a device index, URL or video file, on its own thread.
 
-    Every call into OpenCV (open, set, get, read, release) runs on one worker
-    thread, as some capture backends require; the methods may be called from any
-    thread, that one included, and block until done.
+    A :class:`FrameSource`: :meth:`open` opens and configures the capture (which
+    tells the frame format), :meth:`grab` reads the next frame, :meth:`close`
+    releases the capture; the cameras open it at stage. Every call into OpenCV
+    (open, set, get, read, release) runs on one worker thread, as some capture
+    backends require; the methods may be called from any thread, that one
+    included, and block until done.
 
     Parameters
     ----------
@@ -85,14 +90,19 @@ class OpenCVCapture:
     colour
         RGB frames ``(y, x, 3)`` if True (default), grayscale ``(y, x)`` if False.
     resolution
-        Frame size ``(width, height)`` to ask the backend for at open; None
+        Frame size ``(width, height)`` to ask the backend for at every open; None
         (default) keeps the backend's.
+    exposure
+        ``CAP_PROP_EXPOSURE`` to set at every open, in the backend's units; None
+        (default) keeps the backend's.
+    gain
+        ``CAP_PROP_GAIN`` to set at every open; None (default) keeps the backend's.
     properties
-        Other capture properties to set at open, before the others, by name, e.g.
-        ``{"CAP_PROP_AUTO_EXPOSURE": 1}``.
+        Other capture properties to set at every open, before the others, by name,
+        e.g. ``{"CAP_PROP_AUTO_EXPOSURE": 1}``.
     backend
-        The OpenCV capture backend, e.g. ``"V4L2"`` or ``"FFMPEG"``; None (default)
-        lets OpenCV choose.
+        The OpenCV capture backend to use, e.g. ``"V4L2"``, ``"FFMPEG"``,
+        ``"GSTREAMER"``, ``"DSHOW"``, ``"MSMF"``; None (default) lets OpenCV choose.
     needed_by
         What needs OpenCV, for the ``ImportError`` when it is not installed.
     logger
@@ -104,8 +114,8 @@ class OpenCVCapture:
     ImportError
         If OpenCV is not installed.
     ValueError
-        For a ``resolution`` that is not two integers >= 1, an unknown property or
-        backend name, or a property value that is not a finite number.
+        For a setting that is not a finite number, a ``resolution`` that is not two
+        integers >= 1, or an unknown property or backend name.
     """
 
     def __init__(
@@ -115,11 +125,24 @@ class OpenCVCapture:
         name: str,
         colour: bool = True,
         resolution: tuple[int, int] | None = None,
+        exposure: float | None = None,
+        gain: float | None = None,
         properties: Mapping[str, float] | None = None,
         backend: str | None = None,
-        needed_by: str = "OpenCVCapture",
+        needed_by: str = "CaptureSource",
         logger: logging.Logger | None = None,
     ) -> None:
+        self.settings: dict[str, float | None] = {
+            SETTINGS[label]: (
+                None
+                if value is None
+                else self.check_setting(f"{label} ({SETTINGS[label]})", value)
+            )
+            for label, value in (("exposure", exposure), ("gain", gain))
+        }
+        """``CAP_PROP_...`` -> the value set at every open; None only reads the backend's."""
+        self.reported: dict[str, float] = {}
+        """What the backend reported for each of ``settings`` at the last open."""
         cv2 = import_cv2(needed_by)
         self._cv2 = cv2
         self.source: int | str = source if isinstance(source, int) else os.fspath(source)
@@ -141,6 +164,19 @@ class OpenCVCapture:
             max_workers=1, thread_name_prefix=f"{name}-capture", initializer=self._on_worker
         )
 
+    @staticmethod
+    def check_setting(name: str, value: object) -> float:
+        """Return ``value`` as a float; raise ``ValueError`` naming ``name`` unless finite.
+
+        Parameters
+        ----------
+        name
+            The setting, for the message, e.g. ``"exposure (CAP_PROP_EXPOSURE)"``.
+        value
+            What was asked for.
+        """
+        return check_number(name, value)
+
     @property
     def frame_format(self) -> FrameFormat:
         """The frames' format, known once opened (from the backend's frame size).
@@ -161,16 +197,11 @@ class OpenCVCapture:
         """Run ``function(*args)`` on the capture's thread, without waiting for it."""
         return self._executor.submit(function, *args)
 
-    def open(self, settings: Mapping[str, float | None]) -> dict[str, float]:
-        """Open the capture and configure it; return what the backend reports for ``settings``.
+    def open(self) -> None:
+        """Open the capture and configure it; :attr:`reported` holds what the backend reports.
 
-        The properties are applied first, then the resolution, then ``settings``
-        (``CAP_PROP_...`` names; None reads the backend's value without setting it).
-
-        Parameters
-        ----------
-        settings
-            Properties to set, or only to read (None), after the others.
+        The properties are applied first, then the resolution, then the
+        :attr:`settings`.
 
         Raises
         ------
@@ -178,7 +209,7 @@ class OpenCVCapture:
             If the source cannot be opened, refuses a setting or reports no frame
             size; the capture is released.
         """
-        return self._call(self._open, settings)
+        self.reported = self._call(self._open, dict(self.settings))
 
     def set(self, property_name: str, value: float) -> float:
         """Set a property of the open capture; return what the backend reports.
@@ -195,8 +226,25 @@ class OpenCVCapture:
         """
         return self._call(self._set, property_name, value)
 
-    def read(self) -> np.ndarray:
+    def apply(self, property_name: str, value: float) -> float | None:
+        """Ask for ``value`` of a setting at every open; set it now if the capture is open.
+
+        Returns what the backend reports, or None while the capture is closed.
+
+        Raises
+        ------
+        CaptureError
+            If the backend refuses the value; the request is left as it was.
+        """
+        reported = None if self.capture is None else self.set(property_name, value)
+        self.settings[property_name] = value
+        return reported
+
+    def grab(self, exposure: float) -> np.ndarray:
         """Read the next frame, converted from OpenCV's BGR to RGB or grayscale.
+
+        ``exposure`` is not used: a capture delivers frames at its own pace,
+        exposed as its backend's ``CAP_PROP_EXPOSURE`` says.
 
         Raises
         ------
@@ -208,13 +256,13 @@ class OpenCVCapture:
         """
         return self._call(self._read)
 
-    def release(self) -> None:
+    def close(self) -> None:
         """Release the capture, if it is open."""
         self._call(self._release)
 
     def shutdown(self) -> None:
         """Release the capture and stop the worker thread."""
-        self.release()
+        self.close()
         self._executor.shutdown()
 
     # -- on the capture thread ---------------------------------------------------
