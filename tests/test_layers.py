@@ -8,7 +8,7 @@ import bluesky_timelapse
 PACKAGE = Path(bluesky_timelapse.__file__).parent
 
 LAYERS = [
-    {"_files", "_child", "_lazy", "specs", "data_dir", "plugins"},
+    {"_files", "_child", "_checks", "_lazy", "specs", "data_dir", "plugins"},
     {"storage"},
     {"sources"},
     {"devices", "async_devices"},

@@ -138,7 +138,7 @@ def test_a_missing_directory_fails_at_stage_naming_it(RE, tmp_path):
     ("kwargs", "message"),
     [
         ({"mode": "oldest"}, "mode 'oldest' is not supported; allowed: next, latest"),
-        ({"timeout": 0}, r"timeout 0 is invalid; allowed: a number of seconds > 0"),
+        ({"timeout": 0}, r"timeout 0 is invalid; allowed: a finite number of seconds > 0"),
         ({"poll_interval": float("nan")}, r"poll_interval nan is invalid"),
         ({"template": "frames/{t:%H}.tiff"}, "is not an absolute path"),
         ({"template": "/data/{file}_{trigger}.tiff"}, r"field\(s\) file, trigger clash with"),

@@ -34,7 +34,7 @@ def test_exposure_sets_the_frame_time_and_is_configuration(RE, documents, tmp_pa
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"exposure": -1}, "exposure -1 is invalid; allowed: seconds >= 0"),
+        ({"exposure": -1}, "exposure -1 is invalid; allowed: a finite number of seconds >= 0"),
         ({"writer": "gif"}, "'gif'"),
         ({"time_scale": 0}, "time_scale 0 is invalid; allowed: a number > 0"),
     ],

@@ -235,7 +235,7 @@ def test_describe_before_any_frame_says_why(tmp_path):
     ("kwargs", "message"),
     [
         ({"mode": "oldest"}, "mode 'oldest' is not supported; allowed: next, latest"),
-        ({"timeout": 0}, r"timeout 0 is invalid; allowed: a number of seconds > 0"),
+        ({"timeout": 0}, r"timeout 0 is invalid; allowed: a finite number of seconds > 0"),
         ({"timeout": -1.0}, r"timeout -1.0 is invalid"),
         ({"poll_interval": float("nan")}, r"poll_interval nan is invalid"),
         ({"settle_time": True}, r"settle_time True is invalid"),

@@ -154,8 +154,8 @@ def test_an_all_past_schedule_is_refused_under_skip_before_anything_is_recorded(
     [
         ({"missed": "later"}, "missed 'later' is not allowed; allowed: skip, catch_up, run_all"),
         ({"on_failure": "panic"}, "on_failure 'panic' is not allowed; allowed: continue, stop"),
-        ({"grace": -1}, "grace -1 is invalid; allowed: seconds >= 0"),
-        ({"lead": -0.5}, "lead -0.5 is invalid; allowed: seconds >= 0"),
+        ({"grace": -1}, "grace -1 is invalid; allowed: a finite number of seconds >= 0"),
+        ({"lead": -0.5}, "lead -0.5 is invalid; allowed: a finite number of seconds >= 0"),
         ({"plan": "no_such_plan"}, "plan 'no_such_plan' is not a known plan; allowed: "),
         ({"warmup_plan": "nope"}, "warmup_plan 'nope' is not a known plan"),
     ],

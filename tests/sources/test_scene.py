@@ -72,5 +72,7 @@ def test_the_picture_changes_when_the_sun_moves_a_pixel():
 
 @pytest.mark.parametrize("field", ["day_length", "growth_period"])
 def test_periods_must_be_positive(field):
-    with pytest.raises(ValueError, match=f"{field} 0.0 is invalid; allowed: seconds > 0"):
+    with pytest.raises(
+        ValueError, match=f"{field} 0.0 is invalid; allowed: a finite number of seconds > 0"
+    ):
         GardenScene(FrameFormat((4, 4), np.uint8), **{field: 0.0})

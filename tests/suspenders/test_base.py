@@ -319,7 +319,7 @@ def test_suspenders_report_to_the_module_log_by_default(RE, install, later, tmp_
     ("name", "kwargs", "message"),
     [
         ("poll_interval", {"poll_interval": 0}, "poll_interval 0 is invalid"),
-        ("sleep", {"sleep": -1}, "sleep -1 is invalid; allowed: a number of seconds >= 0"),
+        ("sleep", {"sleep": -1}, "sleep -1 is invalid; allowed: a finite number of seconds >= 0"),
     ],
 )
 def test_suspender_option_checks(tmp_path, name, kwargs, message):

@@ -63,6 +63,6 @@ def test_stale_camera_trips_when_frames_stop(RE, install, log):
 
 
 def test_stale_camera_max_age_check():
-    message = "max_age inf is invalid; allowed: a number of seconds > 0"
+    message = "max_age inf is invalid; allowed: a finite number of seconds > 0"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         SuspendStaleCamera(Signal(name="cam_image"), max_age=float("inf"))

@@ -38,6 +38,7 @@ from ophyd_async.core import (
     soft_signal_rw,
 )
 
+from .._checks import check_seconds
 from ..sources import FrameSource
 from ..specs import AD_HDF5, AD_TIFF, HDF5_DATASET, NPY_SEQ, STREAM_MIMETYPES
 from ..storage import FrameFormat, FrameWriter, ResourceDescription, writer_factory
@@ -230,8 +231,7 @@ class FrameDetector(StandardDetector):
         name: str = "",
         acquire_logic: type[FrameAcquireLogic] = FrameAcquireLogic,
     ) -> None:
-        if isinstance(exposure, bool) or not isinstance(exposure, int | float) or exposure < 0:
-            raise ValueError(f"exposure {exposure!r} is invalid; allowed: seconds >= 0")
+        check_seconds("exposure", exposure, zero_allowed=True)
         self.source = source
         self.exposure = soft_signal_rw(float, float(exposure), units="s")
         acquisition = _Acquisition()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from ophyd import Device, Kind, Signal
 from ophyd.signal import SignalRO
 from ophyd.status import DeviceStatus
 
+from .._checks import check_seconds
 from ..sources import SceneSource
 from ..storage import ProcessWriter, QueuedWriter, WriterFactory
 from ._filestore import FileStoreMixin, FrameSignal
@@ -26,11 +26,7 @@ class ExposureSignal(Signal):
     def check_value(self, value: Any) -> None:
         """Raise ``ValueError`` for a negative, non-finite or non-numeric exposure."""
         super().check_value(value)
-        valid = isinstance(value, int | float) and not isinstance(value, bool)
-        if not (valid and math.isfinite(value) and value >= 0):
-            raise ValueError(
-                f"exposure {value!r} is invalid; allowed: a finite number of seconds >= 0"
-            )
+        check_seconds("exposure", value, zero_allowed=True)
 
 
 class SimCamera(FileStoreMixin, Device):

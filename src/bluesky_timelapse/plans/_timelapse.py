@@ -25,6 +25,7 @@ from bluesky.utils import InvalidCommand, Msg, MsgGenerator, RunEngineControlExc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .. import plugins
+from .._checks import check_seconds
 from ..persistence import TimelapseState, TimelapseStore
 from ..schedules import Schedule, Slot, parse_duration, schedule_from_spec
 from ..suspenders import suspension_log
@@ -121,11 +122,7 @@ class TimelapseOptions(BaseModel):
                 value = parse_duration(value)
             except ValueError as err:
                 raise ValueError(f"{value!r} is invalid: {err}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{value!r} is invalid; allowed: seconds >= 0")
-        if value == float("inf"):
-            raise ValueError(f"{value!r} is invalid; allowed: finite seconds >= 0")
-        return float(value)
+        return check_seconds(None, value, zero_allowed=True)
 
     @field_validator("missed", "on_failure", mode="before")
     @classmethod

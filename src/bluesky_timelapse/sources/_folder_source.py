@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Callable, Collection
 from concurrent.futures import Future
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_seconds
 from ..data_dir import DataDirectory
 from ..storage import FrameFormat
 from ._file_feed import FileFeed, Mode, check_mode
@@ -311,10 +311,4 @@ class FolderSource:
 def _check_seconds(**settings: object) -> None:
     """Refuse any of ``settings`` (name -> value) that is not a finite number of seconds > 0."""
     for label, value in settings.items():
-        if not (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value > 0
-        ):
-            raise ValueError(f"{label} {value!r} is invalid; allowed: a number of seconds > 0")
+        check_seconds(label, value)

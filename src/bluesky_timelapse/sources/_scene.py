@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_seconds
 from ..storage import FrameFormat
 
 _SKY_DAY = np.array([0.45, 0.65, 0.95], dtype=np.float32)
@@ -48,9 +49,7 @@ class GardenScene:
 
     def __post_init__(self) -> None:
         for name in ("day_length", "growth_period"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} {value!r} is invalid; allowed: seconds > 0")
+            check_seconds(name, getattr(self, name))
         object.__setattr__(self, "_horizon", int(self.frame_format.shape[0] * 0.8))
 
     def render(self, scene_time: float) -> np.ndarray:

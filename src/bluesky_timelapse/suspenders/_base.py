@@ -12,7 +12,6 @@ import abc
 import asyncio
 import contextlib
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,26 +20,13 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from bluesky.suspenders import SuspenderBase
 from ophyd.signal import Signal, SignalRO
 
+from .._checks import check_seconds
 from ._log import SuspensionLog, suspension_log
 
 if TYPE_CHECKING:
     from bluesky import RunEngine
 
 logger = logging.getLogger("bluesky_timelapse.suspenders")
-
-
-def check_seconds(name: str, value: Any, *, zero_allowed: bool = False) -> None:
-    """Raise unless ``value`` is a finite number of seconds > 0 (>= 0 if ``zero_allowed``).
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``, the bad value and what is allowed.
-    """
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not (number and math.isfinite(value) and (value >= 0 if zero_allowed else value > 0)):
-        bound = ">= 0" if zero_allowed else "> 0"
-        raise ValueError(f"{name} {value!r} is invalid; allowed: a number of seconds {bound}")
 
 
 class SuspenderOptions(TypedDict, total=False):
