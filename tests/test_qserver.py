@@ -26,6 +26,7 @@ from bluesky_queueserver_api import BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
 from bluesky_queueserver_api.zmq import REManagerAPI
 
+import bluesky_timelapse
 from bluesky_timelapse.tiled import connect, find_local_tiled
 
 pytestmark = [
@@ -143,6 +144,10 @@ def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manager]:
             "--startup-module",
             "bluesky_timelapse.qserver",
         ]
+        permissions = Path(documented[documented.index("--user-group-permissions") + 1])
+        assert permissions.name == "_qserver_permissions.yaml"
+        assert permissions.parent == Path(bluesky_timelapse.__file__).absolute().parent
+        assert permissions.is_file()
         (data_dir / "qserver").mkdir()
         manager_process = subprocess.Popen(
             [
