@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from bluesky import RunEngine
+from tiled.client.container import Container
 
+from bluesky_timelapse.tiled import LocalTiled
 from support import Documents
 
 
@@ -37,3 +39,37 @@ def unwritable_directory(tmp_path: Path) -> Path:
     directory.mkdir()
     directory.chmod(0o500)
     return directory
+
+
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTiled]:
+    """The embedded Tiled server the tests share, started once.
+
+    A :class:`~bluesky_timelapse.tiled.LocalTiled` in ``<data_dir>/tiled`` (its root a
+    ``CatalogOfBlueskyRuns``), reading frames from ``<data_dir>/frames``. Tests that need
+    a catalog of their own make a container in it or use unique ids.
+    """
+    root = tmp_path_factory.mktemp("local-tiled")
+    with LocalTiled(root / "tiled", readable_storage=[root / "frames"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def data_dir(local_server: LocalTiled) -> Path:
+    """The data directory whose ``tiled`` subdirectory ``local_server`` serves."""
+    return local_server.directory.parent
+
+
+@pytest.fixture(scope="session")
+def data_root(local_server: LocalTiled) -> Path:
+    """Where cameras write: the directory ``local_server`` reads frames from."""
+    (frames,) = local_server.readable_storage
+    frames.mkdir(parents=True, exist_ok=True)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def tiled_client(local_server: LocalTiled) -> Container:
+    """A client of ``local_server`` with its key, one per test module."""
+    client: Container = local_server.client()
+    return client
