@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bluesky import RunEngine
@@ -12,6 +14,31 @@ from tiled.client.container import Container
 
 from bluesky_timelapse.tiled import LocalTiled
 from support import Documents
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """List what was skipped, grouped by reason: the reasons name what to install."""
+    skipped: dict[str, list[Any]] = defaultdict(list)
+    for report in terminalreporter.stats.get("skipped", []):
+        skipped[_skip_reason(report)].append(report)
+    if not skipped:
+        return
+    terminalreporter.section("skipped, and why")
+    for reason, reports in sorted(skipped.items(), key=lambda item: (-len(item[1]), item[0])):
+        modules = sorted({report.nodeid for report in reports if report.when == "collect"})
+        tests = len(reports) - len(modules)
+        what = ", ".join(
+            ([f"{tests} test{'s' * (tests != 1)}"] if tests else [])
+            + [f"all of {module}" for module in modules]
+        )
+        terminalreporter.write_line(f"skipped {what}: {reason}")
+
+
+def _skip_reason(report: Any) -> str:
+    """The reason a skipped test or module gave, without pytest's ``Skipped: ``."""
+    longrepr = report.longrepr
+    message = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return str(message).removeprefix("Skipped: ")
 
 
 @pytest.fixture

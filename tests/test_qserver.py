@@ -19,8 +19,13 @@ from typing import Any
 import psutil
 import pytest
 
-pytest.importorskip("bluesky_queueserver")
-pytest.importorskip("bluesky_queueserver_api")
+pytest.importorskip(
+    "bluesky_queueserver", reason="bluesky-queueserver is missing (pip install -e '.[test]')"
+)
+pytest.importorskip(
+    "bluesky_queueserver_api",
+    reason="bluesky-queueserver-api is missing (pip install -e '.[test]')",
+)
 
 from bluesky_queueserver_api import BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
@@ -30,7 +35,10 @@ import bluesky_timelapse
 from bluesky_timelapse.tiled import connect, find_local_tiled
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is missing"),
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None,
+        reason="redis-server not found (apt-get install redis-server)",
+    ),
     pytest.mark.timeout(600),
 ]
 

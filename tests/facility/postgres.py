@@ -4,10 +4,14 @@
 port, trust authentication for loopback only; stopped (``pg_ctl stop -m fast``) and
 removed by the caller. PostgreSQL refuses to run as root, so as root the cluster
 runs as the ``postgres`` user (``runuser``).
+
+The programs come from the system (PATH, a distribution's PostgreSQL directory),
+else from the ``pgserver`` wheel (the test extra), which ships PostgreSQL's binaries.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -17,10 +21,20 @@ import tempfile
 from pathlib import Path
 
 SEARCH = ("/usr/lib/postgresql", "/usr/local/pgsql/bin")
+INSTALL = "apt-get install postgresql, or pip install pgserver"
+
+
+def _pgserver_bin() -> Path | None:
+    """The ``bin`` directory of the PostgreSQL that the ``pgserver`` wheel ships, if installed."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "pginstall" / "bin"
 
 
 def find_program(name: str) -> str | None:
-    """``name`` on PATH, else in a distribution's PostgreSQL directory (newest version)."""
+    """``name`` on PATH, else in a distribution's PostgreSQL directory (newest version),
+    else in the ``pgserver`` wheel."""
     found = shutil.which(name)
     if found:
         return found
@@ -28,6 +42,22 @@ def find_program(name: str) -> str | None:
         candidates = sorted(Path(root).glob(f"*/bin/{name}"), reverse=True)
         if candidates:
             return str(candidates[0])
+    shipped = _pgserver_bin()
+    if shipped is not None and os.access(shipped / name, os.X_OK):
+        return str(shipped / name)
+    return None
+
+
+def unavailable() -> str | None:
+    """Why no cluster can be made here (naming what to install), or ``None``."""
+    missing = [name for name in ("initdb", "pg_ctl", "psql") if find_program(name) is None]
+    if missing:
+        return f"PostgreSQL not found: no {', '.join(missing)} ({INSTALL})"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "as root, PostgreSQL must run as the user 'postgres', who does not exist (apt-get install postgresql)"
     return None
 
 
@@ -46,7 +76,7 @@ class Cluster:
         self._initdb = find_program("initdb")
         self._pg_ctl = find_program("pg_ctl")
         if self._initdb is None or self._pg_ctl is None:
-            raise FileNotFoundError("initdb/pg_ctl not found; install the postgresql package")
+            raise FileNotFoundError(f"initdb/pg_ctl not found ({INSTALL})")
 
     @property
     def uri(self) -> str:

@@ -43,7 +43,7 @@ def test_uri_names_loopback_and_no_key(local_server: LocalTiled) -> None:
 
 
 def test_the_listening_socket_is_bound_to_loopback_only(local_server: LocalTiled) -> None:
-    psutil = pytest.importorskip("psutil")
+    psutil = pytest.importorskip("psutil", reason="psutil is missing (pip install psutil)")
     assert local_server.pid is not None
     process = psutil.Process(local_server.pid)
     processes = [process, *process.children(recursive=True)]

@@ -14,7 +14,7 @@ from bluesky_timelapse.tiled import LocalTiled
 from support import Documents, only
 
 pytest.importorskip(
-    "databroker.v1", reason="databroker is missing (pip install 'bluesky-timelapse[databroker]')"
+    "databroker.v1", reason="databroker is missing (pip install -e '.[databroker]')"
 )
 
 SLOTS = 3
