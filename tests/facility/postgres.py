@@ -5,13 +5,13 @@ port, trust authentication for loopback only; stopped (``pg_ctl stop -m fast``) 
 removed by the caller. PostgreSQL refuses to run as root, so as root the cluster
 runs as the ``postgres`` user (``runuser``).
 
-The programs come from the system (PATH, a distribution's PostgreSQL directory),
-else from the ``pgserver`` wheel (the test extra), which ships PostgreSQL's binaries.
+The system's PostgreSQL: the ``pgserver`` wheel's binaries cannot serve Tiled, which
+needs the ``btree_gin`` extension (in the distribution's ``postgresql`` package, not
+in the wheel).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pwd
 import shutil
@@ -21,20 +21,11 @@ import tempfile
 from pathlib import Path
 
 SEARCH = ("/usr/lib/postgresql", "/usr/local/pgsql/bin")
-INSTALL = "apt-get install postgresql, or pip install pgserver"
-
-
-def _pgserver_bin() -> Path | None:
-    """The ``bin`` directory of the PostgreSQL that the ``pgserver`` wheel ships, if installed."""
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).parent / "pginstall" / "bin"
+INSTALL = "apt-get install postgresql"
 
 
 def find_program(name: str) -> str | None:
-    """``name`` on PATH, else in a distribution's PostgreSQL directory (newest version),
-    else in the ``pgserver`` wheel."""
+    """``name`` on PATH, else in a distribution's PostgreSQL directory (newest version)."""
     found = shutil.which(name)
     if found:
         return found
@@ -42,9 +33,6 @@ def find_program(name: str) -> str | None:
         candidates = sorted(Path(root).glob(f"*/bin/{name}"), reverse=True)
         if candidates:
             return str(candidates[0])
-    shipped = _pgserver_bin()
-    if shipped is not None and os.access(shipped / name, os.X_OK):
-        return str(shipped / name)
     return None
 
 
@@ -57,7 +45,9 @@ def unavailable() -> str | None:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            return "as root, PostgreSQL must run as the user 'postgres', who does not exist (apt-get install postgresql)"
+            return (
+                f"as root, PostgreSQL runs as the user 'postgres', who does not exist ({INSTALL})"
+            )
     return None
 
 
