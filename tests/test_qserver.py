@@ -19,17 +19,26 @@ from typing import Any
 import psutil
 import pytest
 
-pytest.importorskip("bluesky_queueserver")
-pytest.importorskip("bluesky_queueserver_api")
+pytest.importorskip(
+    "bluesky_queueserver", reason="bluesky-queueserver is missing (pip install -e '.[test]')"
+)
+pytest.importorskip(
+    "bluesky_queueserver_api",
+    reason="bluesky-queueserver-api is missing (pip install -e '.[test]')",
+)
 
 from bluesky_queueserver_api import BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
 from bluesky_queueserver_api.zmq import REManagerAPI
 
+import bluesky_timelapse
 from bluesky_timelapse.tiled import connect, find_local_tiled
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is missing"),
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None,
+        reason="redis-server not found (apt-get install redis-server)",
+    ),
     pytest.mark.timeout(600),
 ]
 
@@ -143,6 +152,10 @@ def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manager]:
             "--startup-module",
             "bluesky_timelapse.qserver",
         ]
+        permissions = Path(documented[documented.index("--user-group-permissions") + 1])
+        assert permissions.name == "_qserver_permissions.yaml"
+        assert permissions.parent == Path(bluesky_timelapse.__file__).absolute().parent
+        assert permissions.is_file()
         (data_dir / "qserver").mkdir()
         manager_process = subprocess.Popen(
             [

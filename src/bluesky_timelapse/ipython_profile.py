@@ -1,8 +1,11 @@
 """The IPython profile shipped with the package, and its installation.
 
-The profile's startup files live in the package (``profile_timelapse/startup``)
-so that they are installed with it; :func:`install_profile` copies them into an
-IPython directory, where ``ipython --profile=timelapse`` runs them.
+The profile's startup files live in the repository's
+``profiles/profile_timelapse/startup``, where ``ipython
+--profile-dir=profiles/profile_timelapse`` runs them from a clone; the wheel
+ships a copy inside the package (``bluesky_timelapse/_profile/startup``).
+:func:`install_profile` copies them into an IPython directory, where ``ipython
+--profile=timelapse`` runs them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 __all__ = ["DEFAULT_PROFILE_NAME", "default_ipython_dir", "install_profile", "profile_files"]
@@ -17,7 +21,12 @@ __all__ = ["DEFAULT_PROFILE_NAME", "default_ipython_dir", "install_profile", "pr
 DEFAULT_PROFILE_NAME = "timelapse"
 """The profile's name: ``ipython --profile=timelapse``."""
 
-_SOURCE = ("profile_timelapse", "startup")
+_SHIPPED = ("_profile", "startup")
+"""Where in the package the wheel puts the startup files (pyproject's force-include)."""
+
+_CLONE = Path(__file__).resolve().parents[2] / "profiles" / "profile_timelapse" / "startup"
+"""The startup files in a clone: an editable install runs the package from ``src/``, so the
+wheel's copy is not beside it."""
 
 
 def default_ipython_dir() -> Path:
@@ -26,10 +35,22 @@ def default_ipython_dir() -> Path:
     return Path(override).expanduser() if override else Path.home() / ".ipython"
 
 
+def _startup() -> Traversable:
+    """The profile's ``startup`` directory: the wheel's copy, else the clone's."""
+    shipped = files("bluesky_timelapse").joinpath(*_SHIPPED)
+    if shipped.is_dir():
+        return shipped
+    if _CLONE.is_dir():
+        return _CLONE
+    raise FileNotFoundError(
+        f"the profile's startup files are neither in the package ({shipped}) nor in a clone "
+        f"({_CLONE}); reinstall bluesky-timelapse"
+    )
+
+
 def profile_files() -> list[str]:
     """The names of the files in the shipped profile's ``startup`` directory, sorted."""
-    source = files("bluesky_timelapse").joinpath(*_SOURCE)
-    return sorted(item.name for item in source.iterdir() if item.is_file())
+    return sorted(item.name for item in _startup().iterdir() if item.is_file())
 
 
 def install_profile(
@@ -79,7 +100,7 @@ def install_profile(
                 + "; nothing was written. Use --force to overwrite, or another --name"
             )
     startup.mkdir(parents=True, exist_ok=True)
-    source = files("bluesky_timelapse").joinpath(*_SOURCE)
+    source = _startup()
     written = []
     for file in names:
         with as_file(source.joinpath(file)) as path:

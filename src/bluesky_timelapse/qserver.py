@@ -61,12 +61,7 @@ from typing import Any
 
 from bluesky_timelapse.data_dir import DataDirectory
 
-PERMISSIONS_FILE = (
-    Path(__file__).absolute().parent
-    / "profile_timelapse"
-    / "startup"
-    / "user_group_permissions.yaml"
-)
+PERMISSIONS_FILE = Path(__file__).absolute().parent / "_qserver_permissions.yaml"
 """The user group permissions to give RE Manager (``--user-group-permissions``)."""
 
 EXISTING_PLANS_AND_DEVICES = "existing_plans_and_devices.yaml"

@@ -1,5 +1,6 @@
 """TiledSink against a real Tiled server: round trips, an outage, a crash, bad input."""
 
+import contextlib
 import json
 import logging
 import os
@@ -121,22 +122,41 @@ def test_runs_arrive_in_tiled_equal_to_the_frames(
     assert sorted(p.name for p in (tmp_path / "journal").glob("*.jsonl")) == []
 
 
-def test_the_runengine_pays_a_local_append_per_document(RE, server, tmp_path):
-    sink = server.sink(tmp_path / "journal")
+def test_the_runengine_pays_a_local_append_per_document(RE, documents, server, tmp_path):
+    sink = server.sink(tmp_path / "journal", retry_initial=0.2, retry_max=1.0)
     timings = []
+    journaled = []  # after each call: (its document's name, the journal's last entry, lines)
 
     def timed(name, doc):
         started = time.perf_counter()
         sink(name, doc)
         timings.append(time.perf_counter() - started)
+        (journal,) = (tmp_path / "journal").glob("*.jsonl")
+        lines = journal.read_bytes().splitlines()
+        journaled.append((name, json.loads(lines[-1]), len(lines)))
 
+    server.stop()  # nothing can be forwarded: the RunEngine must not notice
     RE.subscribe(timed)
     RE(count([camera(server)], num=50))
-    assert sink.flush(120)
-    sink.close()
+    assert len(journaled) == len(documents)
+    assert [name for name, _ in documents].count("event") == 50
+    for index, ((name, doc), (called, last, lines)) in enumerate(
+        zip(documents, journaled, strict=True)
+    ):
+        assert called == name == last["name"], index
+        assert lines == index + 1, f"document {index} ({name}) was not appended alone"
+        for key in ("uid", "datum_id"):
+            if key in doc:
+                assert last["doc"][key] == doc[key], index
     timings.sort()
     print(f"RunEngine cost per document: median {timings[len(timings) // 2] * 1e3:.3f} ms")
+
+    server.start()
+    assert sink.flush(120)
+    sink.close()
     assert sink.health().queue_depth == 0
+    (uid,) = {doc["uid"] for name, doc in documents if name == "start"}
+    assert server.client()[uid]["primary"]["cam_image"].shape[0] == 50
 
 
 def test_an_outage_longer_than_the_client_retries_loses_and_doubles_nothing(
@@ -403,15 +423,14 @@ def test_a_killed_forwarding_process_is_replaced_and_its_run_sent_whole(
     def kill_the_forwarder_once_rows_arrive(uid):
         first = psutil.Process(sink._forwarder.pid)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if server.client()[uid]["primary"]["cam_image"].shape[0] > 0:
-                    break
-            except (KeyError, IndexError):
-                pass
-            yield from bps.sleep(0.1)
+        rows = 0
+        while rows == 0 and time.monotonic() < deadline:
+            with contextlib.suppress(KeyError, IndexError):
+                rows = server.client()[uid]["primary"]["cam_image"].shape[0]
+            if rows == 0:
+                yield from bps.sleep(0.1)
         first.kill()  # mid-run, part of it already in Tiled
-        killed["pid"] = first.pid
+        killed.update(pid=first.pid, rows=rows)
 
     def plan():
         uid = yield from bps.open_run()
@@ -425,6 +444,7 @@ def test_a_killed_forwarding_process_is_replaced_and_its_run_sent_whole(
         yield from bps.close_run()
 
     RE(plan())
+    assert killed["rows"] > 0, "no row reached Tiled within 60 s: the kill was not mid-run"
     assert sink.flush(120)
     replacement = sink._forwarder.pid
     sink.close()

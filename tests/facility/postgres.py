@@ -4,6 +4,10 @@
 port, trust authentication for loopback only; stopped (``pg_ctl stop -m fast``) and
 removed by the caller. PostgreSQL refuses to run as root, so as root the cluster
 runs as the ``postgres`` user (``runuser``).
+
+The system's PostgreSQL: the ``pgserver`` wheel's binaries cannot serve Tiled, which
+needs the ``btree_gin`` extension (in the distribution's ``postgresql`` package, not
+in the wheel).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 SEARCH = ("/usr/lib/postgresql", "/usr/local/pgsql/bin")
+INSTALL = "apt-get install postgresql"
 
 
 def find_program(name: str) -> str | None:
@@ -28,6 +33,21 @@ def find_program(name: str) -> str | None:
         candidates = sorted(Path(root).glob(f"*/bin/{name}"), reverse=True)
         if candidates:
             return str(candidates[0])
+    return None
+
+
+def unavailable() -> str | None:
+    """Why no cluster can be made here (naming what to install), or ``None``."""
+    missing = [name for name in ("initdb", "pg_ctl", "psql") if find_program(name) is None]
+    if missing:
+        return f"PostgreSQL not found: no {', '.join(missing)} ({INSTALL})"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return (
+                f"as root, PostgreSQL runs as the user 'postgres', who does not exist ({INSTALL})"
+            )
     return None
 
 
@@ -46,7 +66,7 @@ class Cluster:
         self._initdb = find_program("initdb")
         self._pg_ctl = find_program("pg_ctl")
         if self._initdb is None or self._pg_ctl is None:
-            raise FileNotFoundError("initdb/pg_ctl not found; install the postgresql package")
+            raise FileNotFoundError(f"initdb/pg_ctl not found ({INSTALL})")
 
     @property
     def uri(self) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from bluesky_timelapse.persistence import TimelapseStore
 from bluesky_timelapse.tiled import catalog_timelapses
-from facility.postgres import Cluster, find_program
+from facility.postgres import Cluster, unavailable
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 RIG = Path(__file__).parents[1] / "soak" / "rig.py"
@@ -25,9 +25,7 @@ RIGS = ("rig-a", "rig-b", "rig-c")
 SLOTS = 120
 INTERVAL = 0.5
 
-pytestmark = pytest.mark.skipif(
-    find_program("initdb") is None, reason="PostgreSQL is not installed (.ci/run installs it)"
-)
+pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """The plans pass bluesky-queueserver's own parameter validation."""
 
+import ast
+import inspect
+
 import pytest
 from bluesky_queueserver.manager.profile_ops import _process_plan, validate_plan
 
@@ -28,11 +31,19 @@ def allowed_plans():
 
 
 def test_every_parameter_is_annotated_with_a_literal_default(allowed_plans):
-    for description in allowed_plans.values():
-        for parameter in description["parameters"]:
-            assert "annotation" in parameter, parameter["name"]
-            if "default" in parameter:
-                assert eval(parameter["default"]) is not None or parameter["default"] == "None"
+    for plan in PLANS:
+        signature = inspect.signature(plan)
+        for parameter in allowed_plans[plan.__name__]["parameters"]:
+            name = f"{plan.__name__}({parameter['name']})"
+            assert "annotation" in parameter, name
+            default = signature.parameters[parameter["name"]].default
+            if default is inspect.Parameter.empty:
+                assert "default" not in parameter, name
+                continue
+            # The queue carries the default as text: a literal that reads back the same.
+            assert ast.literal_eval(repr(default)) == default, name
+            read_back = ast.literal_eval(parameter["default"])
+            assert read_back == default and type(read_back) is type(default), name
 
 
 def test_a_good_timelapse_item_validates(allowed_plans):

@@ -9,11 +9,12 @@ import pytest
 import yaml
 
 # Not bluesky_timelapse.qserver.PERMISSIONS_FILE: importing that startup module opens a session.
-PERMISSIONS_FILE = (
-    files("bluesky_timelapse") / "profile_timelapse/startup/user_group_permissions.yaml"
-)
+PERMISSIONS_FILE = files("bluesky_timelapse") / "_qserver_permissions.yaml"
 
-profile_ops = pytest.importorskip("bluesky_queueserver.manager.profile_ops")
+profile_ops = pytest.importorskip(
+    "bluesky_queueserver.manager.profile_ops",
+    reason="bluesky-queueserver is missing (pip install -e '.[test]')",
+)
 
 PLANS = ["timelapse", "resume_timelapse", "count", "a_b", "_private", "__dunder", "_timelapse"]
 PUBLIC_PLANS = {"timelapse", "resume_timelapse", "count", "a_b"}

@@ -125,7 +125,10 @@ def test_the_right_key_connects(local_server):
 def test_settings_from_the_environment_connect(local_server, clean_environment):
     clean_environment.setenv("BLUESKY_TIMELAPSE_TILED_URI", local_server.uri)
     clean_environment.setenv("TILED_API_KEY", local_server.api_key)
-    assert connect() is not None
+    client = connect()
+    assert client.context.api_uri == f"{local_server.uri}/api/v1/"
+    assert client.context.api_key == local_server.api_key
+    assert [spec.name for spec in client.specs] == ["CatalogOfBlueskyRuns"]  # read with the key
 
 
 def test_no_uri_finds_the_embedded_server_that_runs(local_server, data_dir, clean_environment):

@@ -15,9 +15,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky.plans import count
 from bluesky_tiled_plugins import TiledWriter
-from tiled.client import from_uri
 from tiled.client.container import Container
-from tiled.server import SimpleTiledServer
 from tiled.structures.core import Spec
 
 from bluesky_timelapse.devices import SimCamera
@@ -28,21 +26,6 @@ from bluesky_timelapse.tiled import catalog_timelapses, load
 from support import Documents, FlakyCamera, only
 
 SHAPE = (24, 32)
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where cameras write; readable by the Tiled server."""
-    return tmp_path_factory.mktemp("data")
-
-
-@pytest.fixture(scope="module")
-def tiled_client(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    """A client of an embedded Tiled server with a SQLite catalog, shared by the module."""
-    with SimpleTiledServer(
-        tmp_path_factory.mktemp("tiled"), readable_storage=[data_root]
-    ) as server:
-        yield from_uri(server.uri)
 
 
 @dataclass

@@ -1,19 +1,13 @@
 """Cameras. Each writes under the data directory's ``frames/``, which Tiled can read."""
 
-from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.session import current_session
 
-frames = str(current_session().frames_dir)
+session = current_session()
+frames = str(session.frames_dir)
 
-camera = SimCamera(
-    name="camera",
-    root=frames,
-    write_path_template="camera/%Y/%m/%d",
-    writer="hdf5",
-    shape=(240, 320),
-    colour=True,
-    dtype="uint8",
-)
+# The session's simulated camera (a SimCamera, colour 240x320, HDF5 under frames/camera/);
+# any SimCamera argument can replace a default: session.default_camera("cam2", writer="tiff")
+camera = session.default_camera()
 
 # Images another program drops into a folder (a Raspberry Pi, a vendor's software),
 # read where they lie:
