@@ -9,7 +9,8 @@ from bluesky import RunEngine
 
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import SimCamera
-from bluesky_timelapse.plans import every, install_commands, timelapse
+from bluesky_timelapse.plans import install_commands, timelapse
+from bluesky_timelapse.schedules import every
 from bluesky_timelapse.tiled import LocalTiled
 from support import Documents, only
 
