@@ -15,7 +15,6 @@ def test_every_part_lies_under_the_root(tmp_path):
         paths.timelapses: "timelapses",
         paths.logs: "logs",
         paths.log_file: "logs/bluesky-timelapse.log",
-        paths.exports: "exports",
         paths.qserver: "qserver",
         paths.folder_camera_state("pi"): "folder_cameras/pi.json",
     }

@@ -118,4 +118,4 @@ __all__ = [
     "writer_for",
 ]
 
-__getattr__ = lazy_attributes(__name__, _MODULE_OF)
+__getattr__, __dir__ = lazy_attributes(__name__, _MODULE_OF)

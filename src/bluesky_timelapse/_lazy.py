@@ -7,8 +7,12 @@ from importlib import import_module
 from typing import Any
 
 
-def lazy_attributes(package: str, module_of: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports each name from its module on first use.
+def lazy_attributes(
+    package: str, module_of: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module ``__getattr__`` that imports each name from its module on first use,
+    and the ``__dir__`` that lists those names before they are imported (so ``dir()``,
+    completion and Sphinx see them).
 
     Parameters
     ----------
@@ -22,7 +26,7 @@ def lazy_attributes(package: str, module_of: Mapping[str, str]) -> Callable[[str
     --------
     In a package's ``__init__.py``::
 
-        __getattr__ = lazy_attributes(__name__, {"load": "._load"})
+        __getattr__, __dir__ = lazy_attributes(__name__, {"load": "._load"})
     """
     namespace = import_module(package).__dict__
 
@@ -34,4 +38,7 @@ def lazy_attributes(package: str, module_of: Mapping[str, str]) -> Callable[[str
         namespace[name] = value  # found directly from now on
         return value
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(module_of))
+
+    return __getattr__, __dir__

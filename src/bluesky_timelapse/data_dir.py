@@ -12,7 +12,6 @@ embedded server and the cameras agree on where things are:
 ``folder_cameras/``    each FolderCamera's newest used file
 ``logs/``              ``bluesky-timelapse.log``, rotated
 ``qserver/``           the queueserver's list of plans and devices
-``exports/``           what a timelapse becomes (videos, contact sheets)
 =====================  ======================================================
 
 Which directory: the one given, else the open session's (while a
@@ -102,11 +101,6 @@ class DataDirectory:
     def log_file(self) -> Path:
         """The session's rotating log: ``logs/bluesky-timelapse.log``."""
         return self.logs / "bluesky-timelapse.log"
-
-    @property
-    def exports(self) -> Path:
-        """What timelapses become: ``exports/``."""
-        return self.root / "exports"
 
     @property
     def qserver(self) -> Path:

@@ -104,7 +104,7 @@ def test_a_clamped_setting_is_reported_as_read_back_with_a_warning(
     with caplog.at_level(logging.WARNING):
         RE(count([camera], num=1))
     (record,) = [r for r in caplog.records if "CAP_PROP_GAIN" in r.getMessage()]
-    assert record.name == "bluesky_timelapse.async_devices._opencv_camera"
+    assert record.name == "bluesky_timelapse.async_devices"
     assert record.getMessage() == f"acam: CAP_PROP_GAIN set to 50.0, but '{video}' reports 10.0"
     (descriptor,) = only(documents, "descriptor")
     assert descriptor["configuration"]["acam"]["data"]["acam-capture_gain"] == 10.0

@@ -1,4 +1,4 @@
-"""LivePreview with a real RunEngine, SimCamera and AsyncSimCamera (callbacks/preview.py)."""
+"""LivePreview with a real RunEngine, SimCamera and AsyncSimCamera (callbacks/_preview.py)."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""TimelapseProgress with a real RunEngine, SimCamera and tqdm (callbacks/progress.py)."""
+"""TimelapseProgress with a real RunEngine, SimCamera and tqdm (callbacks/_progress.py)."""
 
 import io
 import threading

@@ -1,4 +1,4 @@
-"""ingest_backlog: files written while nothing acquired, emitted once (plans/backlog.py)."""
+"""ingest_backlog: files written while nothing acquired, emitted once (plans/_backlog.py)."""
 
 import os
 import time

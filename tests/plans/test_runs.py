@@ -1,4 +1,4 @@
-"""Run bookkeeping: watching runs, closing orphans, the start/stop hook (plans/runs.py)."""
+"""Run bookkeeping: watching runs, closing orphans, the start/stop hook (plans/_runs.py)."""
 
 import bluesky.plan_stubs as bps
 import pytest

@@ -1,4 +1,4 @@
-"""Absolute-time waits (plans/stubs.py)."""
+"""Absolute-time waits (plans/_stubs.py)."""
 
 import threading
 import time

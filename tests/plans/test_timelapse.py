@@ -1,4 +1,4 @@
-"""The timelapse plan in a real RunEngine with SimCamera (plans/timelapse.py)."""
+"""The timelapse plan in a real RunEngine with SimCamera (plans/_timelapse.py)."""
 
 import shutil
 import threading

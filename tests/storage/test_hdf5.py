@@ -1,4 +1,4 @@
-"""HDF5 files (storage/hdf5.py)."""
+"""HDF5 files (storage/_hdf5.py)."""
 
 import h5py
 import numpy as np

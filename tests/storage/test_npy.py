@@ -1,4 +1,4 @@
-"""NPY sequences (storage/npy.py)."""
+"""NPY sequences (storage/_npy.py)."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Write-behind in a writer process (storage/process.py), with real children and files."""
+"""Write-behind in a writer process (storage/_process.py), with real children and files."""
 
 import os
 import signal

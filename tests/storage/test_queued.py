@@ -1,4 +1,4 @@
-"""Write-behind around any writer (storage/queued.py)."""
+"""Write-behind around any writer (storage/_queued.py)."""
 
 import threading
 import time

@@ -1,4 +1,4 @@
-"""read_frame against the files the writers wrote (storage/readback.py)."""
+"""read_frame against the files the writers wrote (storage/_readback.py)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Finding writers by name (storage/registry.py)."""
+"""Finding writers by name (storage/_registry.py)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""TIFF sequences (storage/tiff.py)."""
+"""TIFF sequences (storage/_tiff.py)."""
 
 import numpy as np
 import tifffile

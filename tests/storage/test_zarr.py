@@ -1,4 +1,4 @@
-"""Zarr v3 arrays (storage/zarr.py)."""
+"""Zarr v3 arrays (storage/_zarr.py)."""
 
 import numpy as np
 import zarr

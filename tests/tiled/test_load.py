@@ -1,4 +1,4 @@
-"""Timelapses read back from a real Tiled server as lazy arrays (tiled/load.py)."""
+"""Timelapses read back from a real Tiled server as lazy arrays (tiled/_load.py)."""
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass

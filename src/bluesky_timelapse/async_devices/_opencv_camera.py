@@ -17,7 +17,7 @@ from ophyd_async.core import AsyncStatus, PathProvider, soft_signal_r_and_setter
 from ..sources import CaptureSource
 from ._frame_detector import FrameDetector
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.async_devices")
 
 
 class AsyncOpenCVCamera(FrameDetector):

@@ -30,7 +30,7 @@ __all__ = [
 
 # Imported on first use: a sink's forwarding process imports what forwarding
 # needs and not the display callbacks.
-__getattr__ = lazy_attributes(
+__getattr__, __dir__ = lazy_attributes(
     __name__,
     {
         "Entry": "._journal",

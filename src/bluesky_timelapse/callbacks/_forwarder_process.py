@@ -1,4 +1,4 @@
-"""A :class:`~.forwarding.Forwarder` in a process of its own, so the RunEngine's has none of its work.
+"""A :class:`~._forwarding.Forwarder` in a process of its own, so the RunEngine's has none of its work.
 
 On a machine with few cores, a forwarding thread takes its CPU (TiledWriter's
 schema validation, JSON, HTTP) from the RunEngine's thread through the interpreter
@@ -47,19 +47,19 @@ FORWARDER_LOCK = ".forwarder.lock"
 REPORTS = frozenset(
     {"acknowledged", "unacknowledged", "connected", "failed", "done", "set_aside", "stopped"}
 )
-"""The :class:`~.forwarding.ForwardingReport` calls a child may make."""
+"""The :class:`~._forwarding.ForwardingReport` calls a child may make."""
 
 QUICK_DEATH = 10.0
 """A child that dies within this many seconds of its start is restarted after a backoff."""
 
 
 class ForwarderProcess:
-    """Drive a forwarding child; the same calls as :class:`~.forwarding.Forwarder`.
+    """Drive a forwarding child; the same calls as :class:`~._forwarding.Forwarder`.
 
     Parameters
     ----------
     settings
-        The child's :class:`~.forwarding.Forwarder` settings: ``directory``, ``uri``,
+        The child's :class:`~._forwarding.Forwarder` settings: ``directory``, ``uri``,
         ``api_key``, ``spec_to_mimetype``, ``batch_size``, ``batch_interval``,
         ``retry_initial``, ``retry_max`` (JSON-safe).
     report
@@ -189,7 +189,7 @@ class ForwarderProcess:
 
 
 class _PipeReport:
-    """A :class:`~.forwarding.ForwardingReport` that sends each call to the sink."""
+    """A :class:`~._forwarding.ForwardingReport` that sends each call to the sink."""
 
     def __init__(self, reply: Callable[[Message], None]) -> None:
         self.send = reply
@@ -215,8 +215,7 @@ class _PipeLogHandler(logging.Handler):
 
 
 def _client(uri: str, api_key: str | None) -> Any:
-    from ..tiled._connect import connect
-    from ..tiled._target import TiledTarget
+    from ..tiled import TiledTarget, connect
 
     loopback = urlsplit(uri).hostname in ("127.0.0.1", "localhost", "::1")
     return connect(TiledTarget(uri, api_key), trust_env=not loopback)

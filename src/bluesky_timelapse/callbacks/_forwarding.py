@@ -5,7 +5,7 @@ to bluesky-tiled-plugins' ``TiledWriter``, following the file while the run is
 still being acquired. A run that failed part-way, or that an earlier process may
 have sent in part, is deleted from Tiled first and sent again whole, so each run
 ends in Tiled exactly once, with its stop document. It runs on a thread of the
-sink's process or in a process of its own (:mod:`.forwarder_process`); either way
+sink's process or in a process of its own (:mod:`._forwarder_process`); either way
 it tells a :class:`ForwardingReport` what became of the documents.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from .._files import make_private_directory
-from ..tiled._connect import TiledAuthenticationError
+from ..tiled import TiledAuthenticationError
 from ._journal import JournalReader
 from ._tiled_batches import FlushableTiledWriter
 

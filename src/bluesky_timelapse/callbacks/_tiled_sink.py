@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 
 from .._files import atomic_write
 from ..specs import SPEC_TO_MIMETYPE
-from ..tiled._target import TiledTarget
+from ..tiled import TiledTarget
 from ._forwarder_process import ForwarderProcess
 from ._forwarding import Forwarder
 from ._journal import SUFFIX, Entry, JournalSyncer, RunJournal, recover
@@ -465,7 +465,7 @@ class TiledSink:
 
 
 class _SinkReport:
-    """The :class:`~.forwarding.ForwardingReport` of a :class:`TiledSink`."""
+    """The :class:`~._forwarding.ForwardingReport` of a :class:`TiledSink`."""
 
     def __init__(self, sink: TiledSink) -> None:
         self._sink = sink

@@ -21,8 +21,7 @@ def add_profile(commands: Any) -> None:
         help="copy the profile's startup files into an IPython directory",
         description=(
             "Copy the timelapse profile (startup files 00-base.py, 10-devices.py, "
-            "50-plans.py, 90-callbacks.py, user_group_permissions.yaml for "
-            "bluesky-queueserver, README.md) into IPYTHON_DIR/profile_NAME/startup, then "
+            "50-plans.py, 90-callbacks.py, README.md) into IPYTHON_DIR/profile_NAME/startup, then "
             "start it with 'ipython --profile=NAME'. Existing files are never overwritten "
             "without --force."
         ),

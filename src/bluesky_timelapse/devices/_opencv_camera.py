@@ -23,7 +23,7 @@ from ..storage import FrameFormat, WriterFactory
 from ._filestore import FileStoreMixin, FrameSignal
 from ._paths import PathSemantics
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.devices")
 
 
 class CaptureSetting(Signal):

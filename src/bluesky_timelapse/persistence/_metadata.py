@@ -3,7 +3,7 @@
 A replacement for ``bluesky.utils.PersistentDict`` (which needs zict and corrupts
 when two processes share it)::
 
-    RE = RunEngine(PersistentMetadata(default_data_dir() / "md.json"))
+    RE = RunEngine(PersistentMetadata(DataDirectory.default().metadata))
 
 so that ``scan_id`` goes on counting across sessions.
 """

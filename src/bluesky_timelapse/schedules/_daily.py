@@ -6,14 +6,15 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from .._checks import check_time_of_day, check_time_zone
 from ._base import Slot, _build, _check_start_index
 from ._grid import _microseconds
 from ._periodic import _Periodic
-from ._times import _check_until, _isoformat, _local_date, _local_zone_name, _time_of_day, _to_utc
+from ._times import _check_until, _isoformat, _local_date, _to_utc
 
 __all__ = ["Daily", "daily"]
 
@@ -55,21 +56,12 @@ class Daily(_Periodic):
     @field_validator("start_time", "end_time", mode="before")
     @classmethod
     def _wall_clock(cls, value: Any, info: ValidationInfo) -> time:
-        return _time_of_day(value, str(info.field_name))
+        return check_time_of_day(str(info.field_name), value)
 
     @field_validator("timezone", mode="before")
     @classmethod
     def _timezone(cls, value: Any) -> str:
-        if value == "local":
-            return _local_zone_name()
-        try:
-            ZoneInfo(value)
-        except (TypeError, ValueError, OSError, ZoneInfoNotFoundError):
-            raise ValueError(
-                f"timezone {value!r} is not a known IANA time zone; allowed: 'local' or a "
-                "name such as 'Europe/Berlin', 'America/New_York' or 'UTC'"
-            ) from None
-        return str(value)
+        return check_time_zone(value)
 
     @model_validator(mode="after")
     def _check(self) -> Daily:

@@ -51,34 +51,6 @@ def _local_date(when: datetime, zone: ZoneInfo) -> date:
         return date.min if when.year == 1 else date.max
 
 
-def _time_of_day(value: Any, name: str) -> time:
-    clock: time | None = None
-    if isinstance(value, time):
-        clock = value
-    elif isinstance(value, str):
-        try:
-            clock = time.fromisoformat(value.strip())
-        except ValueError:
-            clock = None
-    if clock is None or clock.tzinfo is not None:
-        raise ValueError(
-            f"{name} {value!r} is not a wall-clock time; allowed: 'HH:MM' or 'HH:MM:SS' "
-            "(e.g. '06:00') or a datetime.time without tzinfo (the zone is timezone's)"
-        )
-    return clock
-
-
-def _local_zone_name() -> str:
-    try:
-        name = tzlocal.get_localzone_name()
-        if name:
-            ZoneInfo(name)
-            return name
-    except (ValueError, OSError, LookupError):
-        pass
-    return "UTC"
-
-
 def _check_until(start: datetime, until: datetime | None) -> None:
     if until is not None and until < start:
         raise ValueError(

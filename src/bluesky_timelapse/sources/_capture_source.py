@@ -151,7 +151,7 @@ class CaptureSource:
         self._api_preference = _api_preference(cv2, backend)
         self._properties = _check_properties(cv2, properties or {})
         self._resolution = _check_resolution(resolution)
-        self._logger = logger or logging.getLogger(__name__)
+        self._logger = logger or logging.getLogger("bluesky_timelapse.sources")
         self.capture: Any = None
         """The open ``cv2.VideoCapture``, else None."""
         self._frame_format: FrameFormat | None = None

@@ -21,7 +21,7 @@ from ._folder_watch import FolderWatch
 from ._image_files import check_same_format, read_frame, read_frame_format
 from ._ingest_record import IngestRecord
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.sources")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,12 @@ class FolderSource:
     ) -> None:
         pattern = FilePattern(template)
         check_mode(mode)
-        _check_seconds(timeout=timeout, poll_interval=poll_interval, settle_time=settle_time)
+        for label, seconds in (
+            ("timeout", timeout),
+            ("poll_interval", poll_interval),
+            ("settle_time", settle_time),
+        ):
+            check_seconds(label, seconds)
         clashes = sorted(field for field in pattern.fields if field in reserved)
         if clashes:
             raise ValueError(
@@ -306,9 +311,3 @@ class FolderSource:
             if self.feed.withdraw(future):
                 raise self.no_file_error() from None
             return future.result()  # it came in the meantime
-
-
-def _check_seconds(**settings: object) -> None:
-    """Refuse any of ``settings`` (name -> value) that is not a finite number of seconds > 0."""
-    for label, value in settings.items():
-        check_seconds(label, value)

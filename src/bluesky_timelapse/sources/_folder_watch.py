@@ -30,7 +30,7 @@ from watchdog.observers.api import BaseObserver
 
 from ._file_pattern import FilePattern
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bluesky_timelapse.sources")
 
 Completed = Callable[[Path], None]
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import time as time_of_day
 from typing import Unpack
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from .._checks import check_time_of_day, check_time_zone
 from ._base import PollingSuspender, SuspenderOptions
-
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-_TIME_ALLOWED = "'HH:MM' or 'HH:MM:SS' on the 24-hour clock, e.g. '06:00' or '20:30:00'"
 
 
 @dataclass(frozen=True)
@@ -51,13 +48,16 @@ class DailyWindow:
                 f"between {between!r} is invalid; allowed: a pair of times (start, end) "
                 "such as ('06:00', '20:00')"
             )
-        start, end = (_parse_time_of_day(value) for value in between)
+        start, end = (
+            check_time_of_day(name, value)
+            for name, value in zip(("start", "end"), between, strict=True)
+        )
         if start == end:
             raise ValueError(
                 f"between {tuple(between)!r} is an empty window; allowed: two different "
                 "times (an end earlier than the start spans midnight)"
             )
-        return cls(start, end, _zone(timezone))
+        return cls(start, end, ZoneInfo(check_time_zone(timezone)))
 
     def local(self, when: datetime) -> datetime:
         """``when`` on this window's wall clock (a naive ``when`` is taken as that already)."""
@@ -76,33 +76,8 @@ class DailyWindow:
         return f"from {_hhmm(self.start)} to {_hhmm(self.end)} ({self.zone.key})"
 
 
-def _parse_time_of_day(value: str | time_of_day) -> time_of_day:
-    if isinstance(value, time_of_day):
-        return value.replace(tzinfo=None)
-    match = _TIME.match(value) if isinstance(value, str) else None
-    if match:
-        hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
-        if hour < 24 and minute < 60 and second < 60:
-            return time_of_day(hour, minute, second)
-    raise ValueError(f"window time {value!r} is invalid; allowed: {_TIME_ALLOWED}")
-
-
 def _hhmm(value: time_of_day) -> str:
     return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-
-
-def _zone(name: str) -> ZoneInfo:
-    if name == "local":
-        import tzlocal
-
-        return ZoneInfo(tzlocal.get_localzone_name() or "UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"timezone {name!r} is unknown; allowed: 'local' or an IANA time zone name "
-            "such as 'Europe/Berlin'"
-        ) from None
 
 
 class SuspendOutsideWindow(PollingSuspender):

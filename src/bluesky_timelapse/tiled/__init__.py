@@ -40,7 +40,7 @@ __all__ = [
     "tiled_settings",
 ]
 
-__getattr__ = lazy_attributes(
+__getattr__, __dir__ = lazy_attributes(
     __name__,
     {
         "API_KEY_VARIABLE": "._target",
