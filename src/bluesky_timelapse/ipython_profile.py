@@ -24,9 +24,9 @@ DEFAULT_PROFILE_NAME = "timelapse"
 _SHIPPED = ("_profile", "startup")
 """Where in the package the wheel puts the startup files (pyproject's force-include)."""
 
-_CLONE = Path(__file__).resolve().parents[2] / "profiles" / "profile_timelapse" / "startup"
-"""The startup files in a clone: an editable install runs the package from ``src/``, so the
-wheel's copy is not beside it."""
+_CLONE = ("profiles", "profile_timelapse", "startup")
+"""Where in a clone, beside ``src/``, the startup files are: an editable install runs the
+package from ``src/bluesky_timelapse``, beside which the wheel's copy is not."""
 
 
 def default_ipython_dir() -> Path:
@@ -37,14 +37,16 @@ def default_ipython_dir() -> Path:
 
 def _startup() -> Traversable:
     """The profile's ``startup`` directory: the wheel's copy, else the clone's."""
-    shipped = files("bluesky_timelapse").joinpath(*_SHIPPED)
+    package = files("bluesky_timelapse")
+    shipped = package.joinpath(*_SHIPPED)
     if shipped.is_dir():
         return shipped
-    if _CLONE.is_dir():
-        return _CLONE
+    clone = Path(str(package)).resolve().parents[1].joinpath(*_CLONE)
+    if clone.is_dir():
+        return clone
     raise FileNotFoundError(
         f"the profile's startup files are neither in the package ({shipped}) nor in a clone "
-        f"({_CLONE}); reinstall bluesky-timelapse"
+        f"({clone}); reinstall bluesky-timelapse"
     )
 
 

@@ -150,7 +150,7 @@ def test_no_log_record_carries_the_key(finished: Finished) -> None:
     for record in finished.records:
         assert finished.key not in record.getMessage(), record.name
         assert finished.key not in repr(record.args), record.name
-    session_log = finished.paths.log_file.read_text()
+    session_log = DataDirectory(finished.data_dir).log_file.read_text()
     assert "session configured" in session_log
     assert finished.key not in session_log
 

@@ -1,17 +1,19 @@
 """Databroker's v1 API on the embedded catalog: timelapses found by id, scalar tables."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH
 
 from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.plans import install_commands, timelapse
 from bluesky_timelapse.schedules import every
-from bluesky_timelapse.tiled import LocalTiled
+from bluesky_timelapse.tiled import LocalTiled, load
 from support import Documents, only
 
 pytest.importorskip(
@@ -19,6 +21,24 @@ pytest.importorskip(
 )
 
 SLOTS = 3
+
+
+@pytest.fixture(scope="module", autouse=True)
+def run_clients_restored(local_server: LocalTiled) -> Iterator[None]:
+    """Put tiled's client for runs back after these tests.
+
+    A v1 search (bluesky-tiled-plugins 2.0.12's ``CatalogOfBlueskyRuns.v2``) replaces it in
+    tiled's registry shared by the whole process: every later client shows runs the v2 way.
+    """
+    local_server.client()  # the first client fills the registry from the entry points
+    saved = {
+        name: clients["BlueskyRun"] for name, clients in DEFAULT_STRUCTURE_CLIENT_DISPATCH.items()
+    }
+    yield
+    for name, run_client in saved.items():
+        DEFAULT_STRUCTURE_CLIENT_DISPATCH[name].set(
+            "BlueskyRun", lambda run_client=run_client: run_client
+        )
 
 
 @dataclass
@@ -87,4 +107,14 @@ def test_a_slot_gives_a_table_of_its_scalars(local_server, recorded):
     np.testing.assert_array_equal(
         filled["cam_image"].iloc[0],
         recorded.camera.scene.render(event["data"]["cam_scene_time"]),
+    )
+
+
+def test_load_reads_the_timelapse_after_a_v1_search_in_the_same_process(local_server, recorded):
+    list(local_server.client().v1(timelapse_id=recorded.timelapse_id))
+    frames = load(local_server.client(), recorded.timelapse_id)
+    assert list(frames["slot"].values) == list(range(SLOTS))
+    scene_times = [doc["data"]["cam_scene_time"] for doc in only(recorded.documents, "event")]
+    np.testing.assert_array_equal(
+        frames.values, np.stack([recorded.camera.scene.render(t) for t in scene_times])
     )

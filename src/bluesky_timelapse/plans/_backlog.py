@@ -31,7 +31,7 @@ class HasBacklog(Readable, Triggerable, Protocol):
         """The complete files no frame was made of yet, oldest first."""
 
 
-def ingest_backlog(camera: HasBacklog, *, md: dict[str, Any] | None = None) -> MsgGenerator[int]:
+def ingest_backlog(camera: Readable, *, md: dict[str, Any] | None = None) -> MsgGenerator[int]:
     """Emit, as one run, every file the camera has not used yet, oldest first.
 
     The backlog is the files matching the camera's template that are newer
