@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bluesky_timelapse import cli
+from bluesky_timelapse.persistence import TimelapseStore
 
 COMMAND = Path(sysconfig.get_path("scripts")) / "bluesky-timelapse"
 
@@ -34,8 +35,8 @@ def test_demo_acquires_into_embedded_tiled_and_reads_everything_back(tmp_path):
     assert "3 scheduled, 3 frames in Tiled" in result.stdout
     assert len(list((tmp_path / "frames").rglob("garden_*.tiff"))) == 3
     assert (tmp_path / "tiled" / "catalog.db").is_file()
-    (store,) = (tmp_path / "timelapses").glob("*.json")
-    assert '"status":"completed"' in store.read_text().replace(" ", "")
+    (state,) = TimelapseStore(tmp_path / "timelapses").list(settled=False)
+    assert state.status == "completed"
     assert list((tmp_path / "journal").glob("*.jsonl")) == []  # everything acknowledged
 
 

@@ -191,5 +191,5 @@ def test_the_store_and_other_defaults_follow_the_open_session(shared_dir, monkey
         camera = make_camera(shared_dir)
         schedule = every(0.2, count=1, start=datetime.now(UTC) + timedelta(seconds=0.3))
         timelapse_id = session.RE(timelapse([camera], schedule.to_dict())).plan_result
-        assert (shared_dir / "timelapses" / f"{timelapse_id}.json").is_file()
+        assert TimelapseStore(shared_dir / "timelapses").exists(timelapse_id)
     assert DataDirectory.default().root == tmp_path / "elsewhere"

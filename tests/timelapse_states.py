@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bluesky_timelapse.persistence import SlotRecord, TimelapseState, TimelapseStore
+from bluesky_timelapse.persistence import SlotRecord, TimelapseState
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ID = "bench-7"
@@ -40,17 +40,5 @@ def files_under(directory: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(directory)): path.read_bytes()
         for path in sorted(directory.rglob("*"))
-        if path.is_file()
+        if path.is_file() and not path.name.endswith("-shm")  # SQLite's index, for readers too
     }
-
-
-def saved_states(store: TimelapseStore, count: int) -> list[str]:
-    """Create a timelapse and save it ``count`` times, a slot more each time."""
-    state = new_state()
-    store.create(state)
-    contents = [store.path(ID).read_text()]
-    for index in range(count - 1):
-        run_slot(state, index)
-        store.save(state)
-        contents.append(store.path(ID).read_text())
-    return contents

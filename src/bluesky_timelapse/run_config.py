@@ -496,7 +496,7 @@ def run_from_config(
             finally:
                 session.RE.unsubscribe(token)
                 display.close()
-            status = TimelapseStore(store).load(timelapse_id).status
+            status = TimelapseStore(store).load(timelapse_id, settled=False).status
         finally:
             session.close(timeout=60)
     return Outcome(timelapse_id, status, interrupted)

@@ -1,4 +1,4 @@
-"""Fuzzing the state files the timelapse store loads (persistence/_store.py).
+"""Fuzzing the JSON state files of earlier releases the timelapse store imports.
 
 What :class:`TimelapseStore` promises about a damaged file: it is set aside
 (``<name>.corrupt-<UTC>``), never overwritten, never deleted; the newest valid
@@ -6,7 +6,8 @@ snapshot takes its place, else :class:`CorruptStoreError` says where the files w
 a file of a newer schema is left untouched (:class:`UnsupportedVersionError`).
 Checked here for arbitrary bytes in a state file:
 
-- loading returns a state of that id or raises one of those two errors, nothing else;
+- loading (which imports the file) returns a state of that id or raises one of those
+  two errors, nothing else;
 - the bytes are still on disk afterwards, in some file of the store;
 - another timelapse of the same store still loads, unchanged, and ``list()`` works.
 """
@@ -186,15 +187,16 @@ def check_load(tmp_path: Path, data: bytes, with_snapshot: bool) -> None:
     store = TimelapseStore(directory, keep=2)
     good = TimelapseState.model_validate(state_document("good"))
     store.create(good)
-    good_bytes = store.path("good").read_bytes()
-    if with_snapshot:
-        store.create(TimelapseState.model_validate(state_document("bad")))
-    store.path("bad").write_bytes(data)
+    if with_snapshot:  # as an earlier release left it
+        (directory / "snapshots").mkdir(exist_ok=True)
+        (directory / "snapshots" / "bad.json.1").write_text(json.dumps(state_document("bad")))
+    bad_file = directory / "bad.json"
+    bad_file.write_bytes(data)
 
     try:
         state = store.load("bad")
     except UnsupportedVersionError:
-        assert store.path("bad").read_bytes() == data, "a newer file must be left untouched"
+        assert bad_file.read_bytes() == data, "a newer file must be left untouched"
     except CorruptStoreError as err:
         assert err.moved_aside, "a corrupt file is set aside"
         assert data in [path.read_bytes() for path in err.moved_aside]
@@ -206,7 +208,6 @@ def check_load(tmp_path: Path, data: bytes, with_snapshot: bool) -> None:
 
     # Nothing lost: the bytes are in some file, the other timelapse is as it was.
     assert data in all_files(directory).values()
-    assert store.path("good").read_bytes() == good_bytes
     assert store.load("good") == good
     listed = [state.timelapse_id for state in store.list()]
     assert "good" in listed

@@ -1,14 +1,19 @@
-"""Schema versions of the state file: older ones migrated, newer ones refused."""
+"""Schema versions: older JSON states migrated as they are imported, newer ones refused."""
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bluesky_timelapse.persistence import (
+    DATABASE_FILE,
+    DATABASE_VERSION,
     MIGRATIONS,
     SCHEMA_VERSION,
     CorruptStoreError,
@@ -16,26 +21,51 @@ from bluesky_timelapse.persistence import (
     TimelapseStore,
     UnsupportedVersionError,
 )
-from timelapse_states import ID, T0, at, files_under, new_state, saved_states
+from timelapse_states import ID, T0, at, files_under, new_state
+
+
+def json_file(store: TimelapseStore) -> Path:
+    """Where an earlier release kept the state of timelapse ``ID``."""
+    return store.directory / f"{ID}.json"
+
+
+def imported_copy(store: TimelapseStore) -> bytes:
+    """The JSON file as it was, kept after its import."""
+    (kept,) = store.directory.glob(f"{ID}.json.imported-*")
+    return kept.read_bytes()
 
 
 def test_newer_version_is_refused_and_left_untouched(store: TimelapseStore) -> None:
-    saved_states(store, 2)
     newer = (
         new_state()
         .model_dump_json()
         .replace(f'"version":{SCHEMA_VERSION}', f'"version":{SCHEMA_VERSION + 1}')
         .encode()
     )
-    store.path(ID).write_bytes(newer)
+    json_file(store).write_bytes(newer)
     before = files_under(store.directory)
     with pytest.raises(UnsupportedVersionError, match="Upgrade bluesky-timelapse") as raised:
         store.load(ID)
     assert isinstance(raised.value, ValueError)
     assert not isinstance(raised.value, CorruptStoreError)
-    assert (raised.value.version, raised.value.path) == (SCHEMA_VERSION + 1, store.path(ID))
+    assert (raised.value.version, raised.value.path) == (SCHEMA_VERSION + 1, json_file(store))
     assert f"schema version {SCHEMA_VERSION + 1}" in str(raised.value)
     assert files_under(store.directory) == before  # not set aside, nothing replaced
+    assert not store.exists(ID) or store.list() == []
+
+
+def test_a_database_of_a_newer_release_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    TimelapseStore(tmp_path).create(new_state())
+    database = tmp_path / DATABASE_FILE
+    with sqlite3.connect(database) as connection:
+        connection.execute(f"PRAGMA user_version = {DATABASE_VERSION + 1}")
+    connection.close()
+    before = files_under(tmp_path)
+    with pytest.raises(UnsupportedVersionError, match="Upgrade bluesky-timelapse") as raised:
+        TimelapseStore(tmp_path)
+    assert (raised.value.path, raised.value.version) == (database, DATABASE_VERSION + 1)
+    assert f"reads versions up to {DATABASE_VERSION}" in str(raised.value)
+    assert files_under(tmp_path) == before
 
 
 # -- migrations --------------------------------------------------------------------
@@ -85,7 +115,7 @@ def test_migrations_registry() -> None:
 
 def test_migration_from_version_0(store: TimelapseStore) -> None:
     original = json.dumps(VERSION_0, indent=2).encode()
-    store.path(ID).write_bytes(original)
+    json_file(store).write_bytes(original)
     state = store.load(ID)
     assert state.version == 2
     assert (state.created, state.updated, state.status) == (T0, at(20), "running")
@@ -104,20 +134,19 @@ def test_migration_from_version_0(store: TimelapseStore) -> None:
     assert (second.status, second.error, second.lateness) == ("failed", "camera timed out", 2.0)
     assert (third.status, third.scheduled, third.finished) == ("running", at(20), None)
     assert state.next_index == 2
-    # the file itself is untouched until the next save, and its original is kept
-    assert store.path(ID).read_bytes() == original
-    assert (store.directory / "bench-7.json.v0").read_bytes() == original
+    # imported into the database, the file kept as it was
+    assert not json_file(store).exists() and imported_copy(store) == original
     state.mark_interrupted(2, reason="resumed after an upgrade")
     store.save(state)
-    assert json.loads(store.path(ID).read_bytes())["version"] == 2
-    assert (store.directory / "bench-7.json.v0").read_bytes() == original
     assert store.load(ID) == state
+    assert TimelapseStore(store.directory).load(ID) == state
+    assert imported_copy(store) == original
 
 
 def test_migrated_snapshot_can_rescue(store: TimelapseStore) -> None:
     store.snapshot_directory.mkdir()
     (store.snapshot_directory / "bench-7.json.1").write_text(json.dumps(VERSION_0))
-    store.path(ID).write_bytes(b"garbage")
+    json_file(store).write_bytes(b"garbage")
     assert store.load(ID).slots[0].status == "succeeded"
 
 
@@ -159,7 +188,7 @@ VERSION_1 = {
 
 def test_migration_from_version_1_makes_a_skipped_slot_missed(store: TimelapseStore) -> None:
     original = json.dumps(VERSION_1, indent=2).encode()
-    store.path(ID).write_bytes(original)
+    json_file(store).write_bytes(original)
     state = store.load(ID)
     assert state.version == 2
     skipped = state.slot(1)
@@ -183,20 +212,18 @@ def test_migration_from_version_1_makes_a_skipped_slot_missed(store: TimelapseSt
         "missed": 2,
         "interrupted": 0,
     }
-    # the file itself is untouched until the next save, and its original is kept
-    assert store.path(ID).read_bytes() == original
-    assert (store.directory / "bench-7.json.v1").read_bytes() == original
+    # imported into the database, the file kept as it was
+    assert imported_copy(store) == original
     state.end_suspension(at(30))
     store.save(state)
-    assert json.loads(store.path(ID).read_bytes())["version"] == 2
-    assert (store.directory / "bench-7.json.v1").read_bytes() == original
     assert store.load(ID) == state
+    assert imported_copy(store) == original
 
 
 def test_version_1_snapshot_with_a_skipped_slot_can_rescue(store: TimelapseStore) -> None:
     store.snapshot_directory.mkdir()
     (store.snapshot_directory / "bench-7.json.1").write_text(json.dumps(VERSION_1))
-    store.path(ID).write_bytes(b"garbage")
+    json_file(store).write_bytes(b"garbage")
     assert [slot.status for slot in store.load(ID).slots] == ["succeeded", "missed", "missed"]
 
 
@@ -211,7 +238,39 @@ def test_version_1_snapshot_with_a_skipped_slot_can_rescue(store: TimelapseStore
 def test_an_invalid_version_1_state_is_named_by_validation(
     store: TimelapseStore, slots: object, problem: str
 ) -> None:
-    store.path(ID).write_text(json.dumps(VERSION_1 | {"slots": slots}))
+    json_file(store).write_text(json.dumps(VERSION_1 | {"slots": slots}))
     with pytest.raises(CorruptStoreError) as raised:
         store.load(ID)
     assert f"not a valid timelapse state: {problem}" in str(raised.value)
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "json-store"
+"""A store written by the JSON store of release 0.2: one timelapse, two snapshots."""
+
+
+def test_a_json_store_of_release_0_2_is_imported_on_first_open(tmp_path: Path) -> None:
+    directory = tmp_path / "timelapses"
+    shutil.copytree(FIXTURE, directory)
+    original = (directory / "json-rig.json").read_bytes()
+    expected = TimelapseState.model_validate_json(original)
+
+    store = TimelapseStore(directory)  # opening imports it
+
+    assert not (directory / "json-rig.json").exists()
+    (kept,) = directory.glob("json-rig.json.imported-*")
+    assert kept.read_bytes() == original
+    assert store.load("json-rig") == expected
+    assert [s.status for s in store.load("json-rig").slots] == [
+        "succeeded", "succeeded", "succeeded", "failed", "missed", "interrupted",
+    ]  # fmt: skip
+    assert store.snapshots("json-rig")  # a snapshot of the imported state
+    # resuming after the import: the done slots are summarised, the owed stops are held
+    partial = store.load("json-rig", settled=False)
+    assert partial.settled.below == 2
+    assert [record.index for record in partial.slots] == [2, 3, 4, 5]
+    assert (partial.next_index, partial.counts()) == (6, expected.counts())
+    assert partial.open_suspension is not None
+    assert partial.last_error == "RuntimeError: sensor timeout"
+    # a second open finds nothing more to import and changes nothing
+    assert TimelapseStore(directory).load("json-rig") == expected
+    assert len(list(directory.glob("json-rig.json.imported-*"))) == 1

@@ -81,7 +81,7 @@ def _run_run(args: argparse.Namespace) -> int:
     if timelapse_id is not None and loaded.store.is_dir():
         store = TimelapseStore(loaded.store)
         if store.exists(timelapse_id):
-            status = store.load(timelapse_id).status
+            status = store.load(timelapse_id, settled=False).status
             if not args.resume:
                 print(
                     f"bluesky-timelapse run: error: timelapse {timelapse_id!r} exists already "
@@ -174,7 +174,7 @@ def _run_resume(args: argparse.Namespace) -> int:
         return 0 if summary.status == "completed" else 1
     from ..persistence import TimelapseStore
 
-    state = TimelapseStore(store).load(timelapse_id)
+    state = TimelapseStore(store).load(timelapse_id, settled=False)
     if loaded is None:
         recorded = state.md.get(CONFIG_MD_KEY)
         if not isinstance(recorded, str):

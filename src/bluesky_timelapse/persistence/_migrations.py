@@ -1,4 +1,5 @@
-"""Schema versions of the timelapse state file, and the migrations between them.
+"""Schema versions of the timelapse state, the migrations between them, and the errors
+of states that cannot be read.
 
 A file of an older version is migrated on load, one version at a time, through
 :data:`MIGRATIONS`; a file of a newer version is refused with
@@ -31,13 +32,34 @@ class UnsupportedVersionError(ValueError):
         Its schema version.
     """
 
-    def __init__(self, path: Path, version: int) -> None:
+    def __init__(self, path: Path, version: int, *, supported: int = SCHEMA_VERSION) -> None:
         self.path = path
         self.version = version
         super().__init__(
             f"{path} has schema version {version}, written by a newer bluesky-timelapse; "
-            f"this release reads versions up to {SCHEMA_VERSION}. Upgrade bluesky-timelapse "
+            f"this release reads versions up to {supported}. Upgrade bluesky-timelapse "
             "to load it (the file was left untouched)"
+        )
+
+
+class CorruptStoreError(ValueError):
+    """No readable state of a timelapse is left; the unreadable data was set aside.
+
+    Attributes
+    ----------
+    timelapse_id
+        The timelapse.
+    moved_aside
+        Where the unreadable data is now; nothing was deleted.
+    """
+
+    def __init__(self, timelapse_id: str, reason: str, moved_aside: list[Path]) -> None:
+        self.timelapse_id = timelapse_id
+        self.moved_aside = moved_aside
+        names = ", ".join(str(path) for path in moved_aside) or "none"
+        super().__init__(
+            f"timelapse {timelapse_id!r} has no readable state: {reason}, and no valid "
+            f"snapshot is left. Moved aside (nothing was deleted): {names}"
         )
 
 

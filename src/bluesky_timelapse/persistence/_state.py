@@ -8,7 +8,10 @@ methods are the only way a slot's status changes::
     state.mark_run_uid(0, uid)
     state.mark_succeeded(0, finished=later)
 
-Pure logic: nothing here reads or writes a file (see :class:`TimelapseStore`).
+A state need not hold every slot: the leading slots that are settled (final, their
+run closed) never change again, and :meth:`TimelapseState.forget_settled` replaces
+their records by a summary (:class:`SettledSlots`), so that a year of slots costs no
+memory and no time per slot. Pure logic: nothing here reads or writes a file (see :class:`TimelapseStore`).
 """
 
 from __future__ import annotations
@@ -152,6 +155,24 @@ class Suspension(BaseModel):
     """Why, in words."""
 
 
+class SettledSlots(BaseModel):
+    """The leading slots a state does not hold: recorded, final, their runs closed.
+
+    Slots ``0`` to ``below - 1`` never change again; their records stay in the store
+    (:meth:`~bluesky_timelapse.persistence.TimelapseStore.iter_slots`), and this
+    summary is what a state needs of them.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    below: NonNegativeInt = 0
+    """Slots below this index are settled and left out of :attr:`TimelapseState.slots`."""
+    counts: dict[SlotStatus, NonNegativeInt] = Field(default_factory=dict)
+    """How many of them ended in each status."""
+    last_error: str | None = None
+    """The error of the latest failed one."""
+
+
 class TimelapseState(BaseModel):
     """Everything a later session needs to resume a timelapse.
 
@@ -187,7 +208,10 @@ class TimelapseState(BaseModel):
     options: JsonDict = Field(default_factory=dict)
     """Grace, missed-slot policy, warmup, standby threshold...; opaque to the store."""
     slots: list[SlotRecord] = Field(default_factory=list)
-    """Records of the slots reached so far, by increasing index; a slot not listed is pending."""
+    """Records of the slots reached so far from ``settled.below`` on, by increasing index;
+    a slot not listed there is pending."""
+    settled: SettledSlots = Field(default_factory=SettledSlots)
+    """The leading settled slots left out of ``slots`` (none unless forgotten)."""
     suspensions: list[Suspension] = Field(default_factory=list)
     """Every suspension, oldest first; only the last may still be open."""
 
@@ -231,6 +255,15 @@ class TimelapseState(BaseModel):
                 )
         return suspensions
 
+    @model_validator(mode="after")
+    def _check_settled(self) -> TimelapseState:
+        if self.slots and self.slots[0].index < self.settled.below:
+            raise ValueError(
+                f"slot {self.slots[0].index} is listed but slots below {self.settled.below} "
+                "are settled; allowed: records from settled.below on"
+            )
+        return self
+
     # -- looking up ----------------------------------------------------------------
 
     def slot(self, index: int) -> SlotRecord | None:
@@ -248,9 +281,9 @@ class TimelapseState(BaseModel):
         first unrecorded slot (slots are unrecorded past the highest recorded index,
         and in any gap below it), whichever comes first. With slots 0 to n-1 all final
         it is n; with no record it is 0. A ``running`` slot counts as not dealt with:
-        it must be settled (e.g. marked interrupted) before the timelapse goes on.
+        it must be resolved (e.g. marked interrupted) before the timelapse goes on.
         """
-        expected = 0
+        expected = self.settled.below
         for record in self.slots:
             if record.index != expected or record.status not in FINAL_SLOT_STATUSES:
                 return expected
@@ -270,9 +303,42 @@ class TimelapseState(BaseModel):
         Unrecorded slots are not counted: the store does not know the schedule's length.
         """
         counts = dict.fromkeys(SLOT_STATUSES, 0)
+        counts.update(self.settled.counts)
         for record in self.slots:
             counts[record.status] += 1
         return counts
+
+    @property
+    def last_error(self) -> str | None:
+        """The error of the latest failed slot, if any."""
+        for record in reversed(self.slots):
+            if record.status == "failed":
+                return record.error
+        return self.settled.last_error
+
+    def forget_settled(self) -> int:
+        """Replace the records of the leading settled slots by :attr:`settled`; return how many.
+
+        A slot is settled when it and every slot before it are recorded in a final
+        status with their runs closed. Save the state first: the records forgotten are
+        only in the store.
+        """
+        settled = self.settled
+        taken = 0
+        for record in self.slots:
+            if (
+                record.index != settled.below + taken
+                or record.status not in FINAL_SLOT_STATUSES
+                or not record.stop_emitted
+            ):
+                break
+            settled.counts[record.status] = settled.counts.get(record.status, 0) + 1
+            if record.status == "failed":
+                settled.last_error = record.error
+            taken += 1
+        settled.below += taken
+        del self.slots[:taken]
+        return taken
 
     # -- slot transitions ---------------------------------------------------------
 
@@ -453,6 +519,11 @@ class TimelapseState(BaseModel):
     def _position(self, index: int) -> int:
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"slot index {index!r} is not allowed; allowed: a whole number >= 0")
+        if index < self.settled.below:
+            raise ValueError(
+                f"slot {index} is settled and this state does not hold it (it holds slots "
+                f"from {self.settled.below} on); read it from the store with all slots"
+            )
         return bisect_left(self.slots, index, key=attrgetter("index"))
 
     def _existing(self, index: int, action: str) -> SlotRecord:

@@ -1,7 +1,8 @@
-"""Where timelapse states survive crashes and power cuts: one JSON file each.
+"""Where timelapse states survive crashes and power cuts: one SQLite database.
 
-:class:`TimelapseStore` keeps the :class:`TimelapseState` of each timelapse in a
-directory, with snapshots, damaged files set aside and older schemas migrated::
+:class:`TimelapseStore` keeps the :class:`TimelapseState` of every timelapse in a
+database in its directory, with per-timelapse snapshots, damaged data set aside and
+the JSON files of earlier releases imported::
 
     store = TimelapseStore()                      # $BLUESKY_TIMELAPSE_DIR/timelapses
     state = TimelapseState(timelapse_id="bench-7", schedule=schedule.to_dict())
@@ -11,10 +12,11 @@ directory, with snapshots, damaged files set aside and older schemas migrated::
 
 On disk, in the store directory (0700), every file mode 0600::
 
-    <timelapse_id>.json                  the current state
-    snapshots/<timelapse_id>.json.<n>    the last ``keep`` states saved (n counts up)
-    <timelapse_id>.json.corrupt-<UTC>    a damaged file, set aside, never deleted
-    <timelapse_id>.json.v<old version>   the file as it was before its first migration
+    timelapses.db (-wal, -shm)           every timelapse: a row each, a row per slot
+    snapshots/<timelapse_id>.db.<n>      the last ``keep`` snapshots of a timelapse
+    timelapses.db.corrupt-<UTC>          a database that could not be read, set aside
+    <timelapse_id>.rows.corrupt-<UTC>    a timelapse's unreadable rows, set aside
+    <timelapse_id>.json.imported-<UTC>   a JSON file of an earlier release, once imported
 """
 
 from __future__ import annotations
@@ -22,46 +24,38 @@ from __future__ import annotations
 import builtins
 import logging
 import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from operator import attrgetter
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from .._files import (
-    UnreadableFile,
-    atomic_write,
-    make_private_directory,
-    move_aside,
-    read_json_object,
-)
+from .._checks import check_seconds
+from .._files import FILE_MODE, UnreadableFile, make_private_directory, move_aside
 from ..data_dir import DataDirectory
-from ._migrations import MIGRATIONS, SCHEMA_VERSION, UnsupportedVersionError
-from ._state import TimelapseState, validate_timelapse_id
+from ._database import (
+    connect,
+    copy_timelapse,
+    create_tables,
+    delete_timelapse,
+    iter_slot_rows,
+    read_state,
+    stored_status,
+    timelapse_ids,
+    transaction,
+    write_state,
+)
+from ._json_files import json_state_files, read_json_state
+from ._migrations import CorruptStoreError, UnsupportedVersionError
+from ._state import SlotRecord, TimelapseState, validate_timelapse_id
 
 logger = logging.getLogger("bluesky_timelapse.persistence")
-"""Recoveries from damaged files are WARNINGs."""
+"""Recoveries from damaged data and imports of JSON files are WARNINGs."""
 
-
-class CorruptStoreError(ValueError):
-    """No readable state of a timelapse is left; the unreadable files were set aside.
-
-    Attributes
-    ----------
-    timelapse_id
-        The timelapse.
-    moved_aside
-        Where the unreadable files are now; nothing was deleted.
-    """
-
-    def __init__(self, timelapse_id: str, reason: str, moved_aside: list[Path]) -> None:
-        self.timelapse_id = timelapse_id
-        self.moved_aside = moved_aside
-        names = ", ".join(str(path) for path in moved_aside) or "none"
-        super().__init__(
-            f"timelapse {timelapse_id!r} has no readable state: {reason}, and no valid "
-            f"snapshot is left. Files moved aside (nothing was deleted): {names}"
-        )
+DATABASE_FILE = "timelapses.db"
+"""The store's database, in its directory."""
 
 
 def default_store_directory() -> Path:
@@ -70,14 +64,24 @@ def default_store_directory() -> Path:
 
 
 class TimelapseStore:
-    """A directory of timelapse states, one crash-safe JSON file per timelapse.
+    """The states of timelapses, in one crash-safe SQLite database.
 
-    Every :meth:`save` replaces the file atomically (temporary file, fsync, rename,
-    fsync of the directory) and also writes a numbered snapshot; the newest ``keep``
-    snapshots are kept. A damaged file is set aside (never overwritten, never deleted)
-    and the newest valid snapshot takes its place.
+    :meth:`save` writes, in one transaction, the state's header, the slots it holds
+    and its new suspensions: a slot transition costs the same at the millionth slot as
+    at the first. A committed save survives SIGKILL and power loss (write-ahead log,
+    ``synchronous=FULL``); a torn tail of the log is the uncommitted transaction and is
+    dropped by SQLite, never what was committed before it. Any number of processes read
+    while one writes.
 
-    One process at a time saves a given timelapse; any number may load it.
+    A snapshot of a timelapse (its rows in a small database of their own) is taken
+    when it is created, when its status changes and at most every ``snapshot_every``
+    seconds while it runs; the newest ``keep`` are kept. Rows that do not make a valid
+    state are set aside and the newest valid snapshot takes their place; a database
+    that is not one at all is set aside and rebuilt from the snapshots. Nothing is
+    deleted.
+
+    The JSON files of earlier releases (``<timelapse_id>.json``) are imported on first
+    sight and renamed ``<timelapse_id>.json.imported-<UTC>``.
 
     Parameters
     ----------
@@ -85,29 +89,138 @@ class TimelapseStore:
         Where the files live; created (mode 0700) if missing. Default
         :func:`default_store_directory`.
     keep
-        How many snapshots of each timelapse to keep, >= 1 (default 5). The newest is
-        a copy of the current file.
+        How many snapshots of each timelapse to keep, >= 1 (default 5).
+    snapshot_every
+        Seconds between snapshots of a running timelapse (default a day); a snapshot
+        copies the timelapse's rows, so it is kept rare.
     """
 
-    def __init__(self, directory: Path | str | None = None, *, keep: int = 5) -> None:
+    def __init__(
+        self,
+        directory: Path | str | None = None,
+        *,
+        keep: int = 5,
+        snapshot_every: float = 86_400.0,
+    ) -> None:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep={keep!r} is not allowed; allowed: a whole number >= 1")
         self.keep = keep
+        self.snapshot_every = check_seconds("snapshot_every", snapshot_every)
         self.directory = make_private_directory(
             default_store_directory() if directory is None else Path(directory)
         )
+        self.database = self.directory / DATABASE_FILE
         self.snapshot_directory = self.directory / "snapshots"
+        self._lock = threading.RLock()
+        self._snapshot_taken: dict[str, float] = {}
+        self._connection = self._open()
+        self._closer = weakref.finalize(self, self._connection.close)
+        for path in json_state_files(self.directory):
+            self._import_quietly(path)
 
     def __repr__(self) -> str:
         return f"TimelapseStore({str(self.directory)!r}, keep={self.keep})"
 
-    def path(self, timelapse_id: str) -> Path:
-        """The current state file of ``timelapse_id`` (it may not exist)."""
-        return self.directory / f"{validate_timelapse_id(timelapse_id)}.json"
+    def close(self) -> None:
+        """Close the database (also done when the store is garbage-collected)."""
+        with self._lock:
+            self._closer()
+
+    def __enter__(self) -> TimelapseStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------
+
+    def exists(self, timelapse_id: str) -> bool:
+        """Whether the store holds ``timelapse_id``."""
+        validate_timelapse_id(timelapse_id)
+        with self._lock:
+            if stored_status(self._connection, timelapse_id) is not None:
+                return True
+        return self._json_file(timelapse_id).exists()
+
+    def load(self, timelapse_id: str, *, settled: bool = True) -> TimelapseState:
+        """Read the state of ``timelapse_id``.
+
+        Parameters
+        ----------
+        timelapse_id
+            The timelapse.
+        settled
+            Also read the settled slots (every slot: what a person looks at). False
+            leaves the leading settled slots summarised in ``state.settled``: what
+            resuming and ``status`` need, at a cost that does not grow with them.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the store does not hold the timelapse.
+        CorruptStoreError
+            If neither its rows nor any snapshot make a valid state (all set aside).
+        UnsupportedVersionError
+            If a newer release wrote it (left untouched).
+        """
+        validate_timelapse_id(timelapse_id)
+        with self._lock:
+            try:
+                state = read_state(
+                    self._connection, timelapse_id, settled=settled, source=self.database
+                )
+            except (UnreadableFile, sqlite3.DatabaseError) as err:
+                return self._recover(timelapse_id, str(err), settled=settled)
+            if state is not None:
+                return state
+        json_file = self._json_file(timelapse_id)
+        if json_file.exists():
+            self._import(json_file)
+            return self.load(timelapse_id, settled=settled)
+        left = self.snapshots(timelapse_id)
+        hint = f"; snapshots of it remain in {self.snapshot_directory}" if left else ""
+        raise FileNotFoundError(f"no timelapse {timelapse_id!r} in {self.directory}{hint}")
+
+    def list(self, *, settled: bool = True) -> builtins.list[TimelapseState]:
+        """Every loadable timelapse, oldest ``created`` first (``settled`` as in :meth:`load`).
+
+        A timelapse that cannot be loaded is logged and left out, never stopping the
+        listing.
+        """
+        for path in json_state_files(self.directory):
+            self._import_quietly(path)
+        with self._lock:
+            ids = timelapse_ids(self._connection)
+        states = []
+        for timelapse_id in ids:
+            try:
+                states.append(self.load(timelapse_id, settled=settled))
+            except (ValueError, OSError) as err:
+                logger.warning("timelapse %r left out of the listing: %s", timelapse_id, err)
+        return states
+
+    def iter_slots(self, timelapse_id: str, *, start: int = 0) -> Iterator[SlotRecord]:
+        """The stored slot records of ``timelapse_id`` from index ``start`` on, in order.
+
+        One at a time, in bounded memory, whatever the length of the timelapse.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the store does not hold the timelapse.
+        """
+        if not self.exists(timelapse_id):
+            raise FileNotFoundError(f"no timelapse {timelapse_id!r} in {self.directory}")
+        reader = sqlite3.connect(self.database, timeout=30.0)  # its own snapshot of the data
+        try:
+            for fields in iter_slot_rows(reader, timelapse_id, start=start):
+                yield SlotRecord.model_validate(fields)
+        finally:
+            reader.close()
 
     def snapshots(self, timelapse_id: str) -> builtins.list[Path]:
         """The snapshot files of ``timelapse_id``, oldest first."""
-        prefix = f"{validate_timelapse_id(timelapse_id)}.json."
+        prefix = f"{validate_timelapse_id(timelapse_id)}.db."
         numbered = []
         try:
             entries = builtins.list(os.scandir(self.snapshot_directory))
@@ -119,24 +232,21 @@ class TimelapseStore:
                 numbered.append((int(number), Path(entry.path)))
         return [path for _, path in sorted(numbered)]
 
-    def exists(self, timelapse_id: str) -> bool:
-        """Whether ``timelapse_id`` has a current state file."""
-        return self.path(timelapse_id).exists()
+    # -- writing -------------------------------------------------------------------
 
-    def create(self, state: TimelapseState) -> Path:
-        """Save a new timelapse and return its file.
+    def create(self, state: TimelapseState) -> None:
+        """Store a new timelapse.
 
         Raises
         ------
         FileExistsError
-            If the id is taken: by a state file, or by snapshots left from an earlier
+            If the id is taken: by a timelapse, or by snapshots left from an earlier
             timelapse of that id (remove or rename them first).
         """
-        path = self.path(state.timelapse_id)
-        if path.exists():
+        if self.exists(state.timelapse_id):
             raise FileExistsError(
-                f"timelapse {state.timelapse_id!r} already exists ({path}); load it or "
-                "choose another id"
+                f"timelapse {state.timelapse_id!r} already exists in {self.directory}; load "
+                "it or choose another id"
             )
         leftovers = self.snapshots(state.timelapse_id)
         if leftovers:
@@ -145,169 +255,202 @@ class TimelapseStore:
                 f"({leftovers[-1]} and {len(leftovers) - 1} more); remove them or choose "
                 "another id"
             )
-        return self._write(state, exclusive=True)
+        self.save(state)
 
-    def save(self, state: TimelapseState) -> Path:
-        """Write ``state`` atomically (setting its ``updated`` to now) and return its file."""
-        return self._write(state, exclusive=False)
+    def save(self, state: TimelapseState) -> None:
+        """Write ``state`` durably, setting its ``updated`` to now.
 
-    def load(self, timelapse_id: str) -> TimelapseState:
-        """Read the state of ``timelapse_id``, migrating an older schema.
-
-        A damaged file is renamed ``<name>.corrupt-<UTC timestamp>`` with a WARNING,
-        and the newest valid snapshot is loaded and written back as the current file.
-
-        Raises
-        ------
-        FileNotFoundError
-            If the timelapse has no state file.
-        CorruptStoreError
-            If neither the file nor any snapshot is readable (all set aside).
-        UnsupportedVersionError
-            If the file was written by a newer release (left untouched).
+        Writes its header, every slot it holds and its new suspensions, in one
+        transaction: hold few slots (:meth:`TimelapseState.forget_settled`) and a save
+        costs the same however long the timelapse.
         """
-        path = self.path(timelapse_id)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            left = self.snapshots(timelapse_id)
-            hint = f"; its snapshots remain in {self.snapshot_directory}" if left else ""
-            raise FileNotFoundError(
-                f"no timelapse {timelapse_id!r} in {self.directory} ({path.name} is missing){hint}"
-            ) from None
-        try:
-            state, version = _parse(data, path, timelapse_id)
-        except UnreadableFile as err:
-            return self._recover(timelapse_id, str(err))
-        if version < SCHEMA_VERSION:
-            self._keep_original(path, data, version)
-        return state
-
-    def list(self) -> builtins.list[TimelapseState]:
-        """Every loadable timelapse, oldest ``created`` first.
-
-        A damaged file is recovered as in :meth:`load`; a timelapse that cannot be
-        loaded at all is logged and left out, never stopping the listing.
-        """
-        states = []
-        for path in sorted(self.directory.glob("*.json")):
-            timelapse_id = path.name[: -len(".json")]
-            try:
-                states.append(self.load(timelapse_id))
-            except (ValueError, OSError) as err:
-                logger.warning("timelapse %r left out of the listing: %s", timelapse_id, err)
-        return sorted(states, key=attrgetter("created", "timelapse_id"))
-
-    # -- internals -------------------------------------------------------------------
-
-    def _write(self, state: TimelapseState, *, exclusive: bool) -> Path:
-        path = self.path(state.timelapse_id)
         state.updated = max(datetime.now(UTC), state.created)
-        data = state.model_dump_json().encode()
-        atomic_write(path, data, exclusive=exclusive)
-        # After the current file, so that a crash in between leaves the newest state current.
-        self._snapshot(state.timelapse_id, data)
-        return path
+        with self._lock, transaction(self._connection) as connection:
+            before = stored_status(connection, state.timelapse_id)
+            write_state(connection, state)
+        if before != state.status or self._snapshot_due(state.timelapse_id):
+            self._snapshot(state.timelapse_id)
 
-    def _snapshot(self, timelapse_id: str, data: bytes) -> None:
+    # -- snapshots -----------------------------------------------------------------
+
+    def _snapshot_due(self, timelapse_id: str) -> bool:
+        taken = self._snapshot_taken.get(timelapse_id)
+        if taken is None:
+            newest = self.snapshots(timelapse_id)[-1:]
+            taken = newest[0].stat().st_mtime if newest else 0.0
+            self._snapshot_taken[timelapse_id] = taken
+        return time.time() - taken >= self.snapshot_every
+
+    def _snapshot(self, timelapse_id: str) -> None:
+        """Copy the timelapse's rows into ``snapshots/<id>.db.<n+1>``; keep the newest ``keep``."""
         make_private_directory(self.snapshot_directory)
         existing = self.snapshots(timelapse_id)
         number = int(existing[-1].name.rsplit(".", 1)[1]) + 1 if existing else 1
-        # Not fsynced: the current file is; a snapshot a power cut spoils is skipped
-        # as invalid when recovering, and the one before it is used.
-        atomic_write(
-            self.snapshot_directory / f"{timelapse_id}.json.{number}", data, durable=False
-        )
+        target = self.snapshot_directory / f"{timelapse_id}.db.{number}"
+        # Not fsynced: the database is; a snapshot a power cut spoils is skipped when
+        # recovering, and the one before it is used.
+        with self._lock:
+            self._copy_rows(timelapse_id, target, durable=False)
+        self._snapshot_taken[timelapse_id] = time.time()
         for old in existing[: max(0, len(existing) + 1 - self.keep)]:
             old.unlink(missing_ok=True)
 
-    def _recover(self, timelapse_id: str, reason: str) -> TimelapseState:
-        path = self.path(timelapse_id)
-        moved = [move_aside(path)]
+    def _copy_rows(self, timelapse_id: str, target: Path, *, durable: bool) -> None:
+        """Write the rows of ``timelapse_id`` to a new database file ``target``."""
+        partial = target.with_name(f".{target.name}.tmp")
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+        connection = self._connection
+        connection.execute("ATTACH DATABASE ? AS copy", (str(partial),))
+        try:
+            connection.execute(f"PRAGMA copy.synchronous = {'FULL' if durable else 'OFF'}")
+            with transaction(connection):
+                create_tables(connection, "copy")
+                copy_timelapse(connection, timelapse_id, "main", "copy")
+        finally:
+            connection.execute("DETACH DATABASE copy")
+        os.replace(partial, target)
+
+    # -- recovery ------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect; a file that is not a database is set aside and rebuilt from snapshots."""
+        try:
+            return connect(self.database)
+        except sqlite3.DatabaseError as err:
+            return self._rebuild(str(err))
+
+    def _rebuild(self, reason: str) -> sqlite3.Connection:
+        """Set the database aside, and restore every timelapse from its newest valid snapshot."""
+        aside = self._set_aside_database()
+        connection = connect(self.database)
+        restored: builtins.list[str] = []
+        for path in sorted(self.snapshot_directory.glob("*.db.*")):
+            timelapse_id = path.name.rsplit(".db.", 1)[0]
+            if timelapse_id in restored:
+                continue
+            try:
+                self._restore(connection, timelapse_id, [])
+            except (CorruptStoreError, ValueError):
+                continue
+            restored.append(timelapse_id)
+        logger.warning(
+            "the timelapse store database %s is unreadable (%s); moved aside to %s and rebuilt "
+            "from the newest valid snapshot of each timelapse: %s",
+            self.database,
+            reason,
+            aside,
+            ", ".join(restored) or "none",
+        )
+        return connection
+
+    def _set_aside_database(self) -> Path:
+        aside = move_aside(self.database)
+        for suffix in ("-wal", "-shm"):
+            companion = self.database.with_name(self.database.name + suffix)
+            if companion.exists():
+                companion.rename(aside.with_name(aside.name + suffix))
+        return aside
+
+    def _recover(self, timelapse_id: str, reason: str, *, settled: bool) -> TimelapseState:
+        """Set the unreadable rows of ``timelapse_id`` aside and restore its newest snapshot."""
+        rows = self.directory / f"{timelapse_id}.rows"
+        try:
+            self._copy_rows(timelapse_id, rows, durable=True)
+        except sqlite3.DatabaseError as err:  # the file itself is damaged: set it all aside
+            rows.unlink(missing_ok=True)
+            self._closer()
+            self._connection = self._rebuild(f"{reason}; copying the rows failed: {err}")
+            self._closer = weakref.finalize(self, self._connection.close)
+            if stored_status(self._connection, timelapse_id) is None:
+                raise CorruptStoreError(timelapse_id, reason, []) from None
+            return self.load(timelapse_id, settled=settled)
+        moved = [move_aside(rows)]
+        with transaction(self._connection) as connection:
+            delete_timelapse(connection, timelapse_id)
+        state = self._restore(self._connection, timelapse_id, moved, reason=reason)
+        logger.warning(
+            "timelapse %r has unreadable rows (%s); moved aside to %s; restored from its "
+            "snapshot saved %s",
+            timelapse_id,
+            reason,
+            moved[0],
+            state.updated.isoformat(),
+        )
+        return self.load(timelapse_id, settled=settled)
+
+    def _restore(
+        self,
+        connection: sqlite3.Connection,
+        timelapse_id: str,
+        moved: builtins.list[Path],
+        *,
+        reason: str = "its rows are unreadable",
+    ) -> TimelapseState:
+        """Copy the newest valid snapshot of ``timelapse_id`` into the database."""
         for snapshot in reversed(self.snapshots(timelapse_id)):
             try:
-                data = snapshot.read_bytes()
-                state, _ = _parse(data, snapshot, timelapse_id)
-            except UnreadableFile as err:
+                return _restore_from(connection, timelapse_id, snapshot)
+            except (UnreadableFile, sqlite3.DatabaseError) as err:
                 moved.append(move_aside(snapshot))
-                logger.warning(
-                    "snapshot %s is unreadable (%s); moved aside to %s", snapshot, err, moved[-1]
-                )
-                continue
-            except (UnsupportedVersionError, OSError) as err:
+                logger.warning("snapshot %s is unreadable (%s); moved aside", snapshot, err)
+            except UnsupportedVersionError as err:
                 logger.warning("snapshot %s skipped: %s", snapshot, err)
-                continue
-            atomic_write(path, data)
+        raise CorruptStoreError(timelapse_id, reason, moved)
+
+    # -- the JSON files of earlier releases ------------------------------------------
+
+    def _json_file(self, timelapse_id: str) -> Path:
+        return self.directory / f"{timelapse_id}.json"
+
+    def _import(self, path: Path) -> None:
+        """Copy the timelapse of a JSON file into the database, then rename the file.
+
+        Raises what :func:`read_json_state` raises; the file is then left in place.
+        """
+        timelapse_id = validate_timelapse_id(path.name[: -len(".json")])
+        state = read_json_state(self.directory, timelapse_id)
+        with self._lock:
+            with transaction(self._connection) as connection:
+                new = stored_status(connection, timelapse_id) is None
+                if new:  # else another process imported it first
+                    write_state(connection, state)
+            if new:
+                self._snapshot(timelapse_id)
+        try:
+            kept = move_aside(path, tag="imported") if path.exists() else None
+        except FileNotFoundError:  # another process renamed it just now
+            kept = None
+        if new:
             logger.warning(
-                "timelapse state file %s is unreadable (%s); moved aside to %s; recovered "
-                "from snapshot %s (saved %s) and wrote it back as %s",
+                "timelapse %r imported from %s (%d slots) into %s; the file is kept as %s",
+                timelapse_id,
                 path,
-                reason,
-                moved[0],
-                snapshot,
-                state.updated.isoformat(),
-                path.name,
+                len(state.slots),
+                self.database,
+                kept,
             )
-            return state
-        logger.warning(
-            "timelapse state file %s is unreadable (%s) and no valid snapshot is left; "
-            "moved aside: %s",
-            path,
-            reason,
-            ", ".join(str(aside) for aside in moved),
-        )
-        raise CorruptStoreError(timelapse_id, f"{path.name} is unreadable ({reason})", moved)
 
-    def _keep_original(self, path: Path, data: bytes, version: int) -> None:
-        """Keep the file as it was before its first migration (the next save replaces it)."""
-        original = path.with_name(f"{path.name}.v{version}")
+    def _import_quietly(self, path: Path) -> None:
         try:
-            atomic_write(original, data, exclusive=True)
-        except FileExistsError:
-            pass
-        except OSError as err:
-            logger.warning("could not keep %s before migrating it: %s", original, err)
+            self._import(path)
+        except (ValueError, OSError) as err:
+            logger.warning("%s not imported into the timelapse store: %s", path, err)
 
 
-def _parse(data: bytes, source: Path, timelapse_id: str) -> tuple[TimelapseState, int]:
-    """The state in ``data`` and the schema version it was written with."""
-    try:  # the common case, in one pass; anything else is diagnosed step by step below
-        state = TimelapseState.model_validate_json(data)
-    except (ValidationError, RecursionError):
-        pass
-    else:
-        if state.timelapse_id == timelapse_id and "version" in state.model_fields_set:
-            return state, SCHEMA_VERSION
-    raw = read_json_object(data)
-    version = raw.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise UnreadableFile(f"no valid schema version (version={version!r})")
-    if version > SCHEMA_VERSION:
-        raise UnsupportedVersionError(source, version)
-    for step in range(version, SCHEMA_VERSION):
-        if step not in MIGRATIONS:
-            raise UnreadableFile(f"schema version {step} has no migration to {step + 1}")
-        try:
-            raw = MIGRATIONS[step](raw)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as err:
-            raise UnreadableFile(
-                f"not a valid version {step} state, cannot migrate it: {err!r}"
-            ) from None
+def _restore_from(
+    connection: sqlite3.Connection, timelapse_id: str, snapshot: Path
+) -> TimelapseState:
+    """Copy ``timelapse_id`` from the database file ``snapshot``, once it reads as valid."""
+    connection.execute("ATTACH DATABASE ? AS snapshot", (str(snapshot),))
     try:
-        state = TimelapseState.model_validate(raw)
-    except (ValidationError, RecursionError) as err:
-        raise UnreadableFile(f"not a valid timelapse state: {_summary(err)}") from None
-    if state.timelapse_id != timelapse_id:
-        raise UnreadableFile(f"it holds timelapse {state.timelapse_id!r}, not {timelapse_id!r}")
-    return state, version
-
-
-def _summary(err: Exception) -> str:
-    if not isinstance(err, ValidationError):
-        return str(err)
-    problems = [
-        f"{'.'.join(str(part) for part in error['loc']) or 'top level'}: {error['msg']}"
-        for error in err.errors()[:3]
-    ]
-    more = f" (and {err.error_count() - 3} more)" if err.error_count() > 3 else ""
-    return "; ".join(problems) + more
+        state = read_state(
+            connection, timelapse_id, settled=True, source=snapshot, schema="snapshot"
+        )
+        if state is None:
+            raise UnreadableFile(f"it does not hold timelapse {timelapse_id!r}")
+        with transaction(connection):
+            copy_timelapse(connection, timelapse_id, "snapshot", "main")
+    finally:
+        connection.execute("DETACH DATABASE snapshot")
+    return state

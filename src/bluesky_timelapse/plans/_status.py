@@ -48,7 +48,6 @@ class TimelapseSummary:
         """Summarise a stored state."""
         schedule = schedule_from_spec(state.schedule)
         upcoming = next(schedule.slots(start_index=state.next_index), None)
-        failed = [record.error for record in state.slots if record.status == "failed"]
         ongoing = [s.reason for s in state.suspensions if s.ended is None]
         return cls(
             timelapse_id=state.timelapse_id,
@@ -57,7 +56,7 @@ class TimelapseSummary:
             total=schedule.count(),
             counts={str(status): n for status, n in state.counts().items()},
             next_slot=upcoming.time if upcoming and state.status == "running" else None,
-            last_error=failed[-1] if failed else None,
+            last_error=state.last_error,
             suspended=ongoing[-1] if ongoing else None,
             suspensions=len(state.suspensions),
         )
@@ -65,9 +64,9 @@ class TimelapseSummary:
 
 def timelapse_status(timelapse_id: str, store: str | Path | None = None) -> TimelapseSummary:
     """Summarise one timelapse of the store (default: the user data directory)."""
-    return TimelapseSummary.of(TimelapseStore(store).load(timelapse_id))
+    return TimelapseSummary.of(TimelapseStore(store).load(timelapse_id, settled=False))
 
 
 def list_timelapses(store: str | Path | None = None) -> list[TimelapseSummary]:
     """Summarise every timelapse of the store, oldest first."""
-    return [TimelapseSummary.of(state) for state in TimelapseStore(store).list()]
+    return [TimelapseSummary.of(state) for state in TimelapseStore(store).list(settled=False)]

@@ -298,7 +298,7 @@ def resume_timelapse(
         The timelapse id.
     """
     timelapse_store = store if isinstance(store, TimelapseStore) else TimelapseStore(store)
-    state = timelapse_store.load(timelapse_id)
+    state = timelapse_store.load(timelapse_id, settled=False)
     names = [device.name for device in detectors]
     if names != state.detectors:
         raise ValueError(
@@ -332,7 +332,9 @@ class _Recorder:
         self._suspenders_holding = 0
 
     def _save(self) -> None:
+        """Save, then drop the slots that are done from memory: every save costs the same."""
         self.store.save(self.state)
+        self.state.forget_settled()
 
     def missed(self, slots: Sequence[Slot], lateness_of: Callable[[Slot], float]) -> None:
         with self._lock:
