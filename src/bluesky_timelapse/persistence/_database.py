@@ -119,13 +119,18 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class transaction:
-    """``with transaction(connection):`` one ``BEGIN IMMEDIATE`` .. ``COMMIT``, or rollback."""
+    """``with transaction(connection):`` one ``BEGIN IMMEDIATE`` .. ``COMMIT``, or rollback.
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    ``write=False`` begins a read transaction: its queries see one committed state,
+    whatever other processes commit meanwhile, and never block them.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, *, write: bool = True) -> None:
         self.connection = connection
+        self.begin = "BEGIN IMMEDIATE" if write else "BEGIN DEFERRED"
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.execute(self.begin)
         return self.connection
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
@@ -202,7 +207,8 @@ def read_state(
 
     With ``settled`` False the leading settled slots are summarised in
     :attr:`~TimelapseState.settled` instead of read: the cost does not grow with them.
-    ``source`` is the database file, for messages.
+    ``source`` is the database file, for messages. Call it in a transaction, so that
+    its queries see one committed state.
 
     Raises
     ------

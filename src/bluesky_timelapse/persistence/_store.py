@@ -166,9 +166,10 @@ class TimelapseStore:
         validate_timelapse_id(timelapse_id)
         with self._lock:
             try:
-                state = read_state(
-                    self._connection, timelapse_id, settled=settled, source=self.database
-                )
+                with transaction(self._connection, write=False) as connection:
+                    state = read_state(
+                        connection, timelapse_id, settled=settled, source=self.database
+                    )
             except (UnreadableFile, sqlite3.DatabaseError) as err:
                 return self._recover(timelapse_id, str(err), settled=settled)
             if state is not None:
