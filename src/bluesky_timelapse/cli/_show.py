@@ -64,7 +64,7 @@ def _print_json(header: dict[str, Any], slots: Iterable[dict[str, Any]], out: Te
 
 
 def _print_text(
-    header: dict[str, Any], counts: Mapping[str, int], slots: Iterable[dict[str, Any]], out: TextIO
+    header: dict[str, Any], counts: Mapping[Any, int], slots: Iterable[dict[str, Any]], out: TextIO
 ) -> None:
     for name in ("timelapse_id", "status"):
         out.write(f"{name + ':':<14}{header[name]}\n")
