@@ -47,9 +47,9 @@ Memory: a separate timelapse of 2000 slots at a short interval (0.01 s, grace on
 hour: it runs as fast as it can) measures the growth of the resident set size
 (``VmRSS`` from ``/proc/self/status`` before and after, and its peak sampled every
 50 ms), then the same run again under ``tracemalloc`` for the growth and peak of
-Python's own allocations. The store's state file, which holds one record per slot
-and is rewritten at every change of a slot's state, is measured at the end with
-the time spent saving it.
+Python's own allocations. The store's database (``timelapses.db`` and its log), which
+holds a row per slot and gets the changed rows at every change of a slot's state, is
+measured at the end with the time spent saving it.
 
 Targets, for the timelapse (misses are marked ``<`` in the table): p99 lateness
 <= 20 ms without suspension on this machine; no drift, i.e. the last slot as on time
@@ -430,7 +430,7 @@ def memory_run(directory: Path, n: int, interval: float, traced: bool) -> Memory
         rss_peak=sampler.peak,
         maxrss_before=maxrss_before,
         maxrss_after=maxrss_mb(),
-        state_file=max((p.stat().st_size for p in store.glob("*.json")), default=0),
+        state_file=sum(p.stat().st_size for p in store.glob("timelapses.db*")),
         store_total=sum(p.stat().st_size for p in store.rglob("*") if p.is_file()),
         saving=saving.seconds,
         saves=saving.calls,
@@ -577,7 +577,7 @@ def memory_lines(plain: MemoryResult, traced: MemoryResult | None, interval: flo
     lines += [
         f"  {plain.slots} slots at {interval:g} s took {plain.wall:.1f} s ({per_slot:.1f} ms per "
         f"slot; behind schedule whenever that exceeds {interval * 1e3:g} ms)",
-        f"  store: state file {plain.state_file / MB:.2f} MB at the end "
+        f"  store: database {plain.state_file / MB:.2f} MB at the end "
         f"({plain.state_file / plain.slots:.0f} bytes per slot), store directory "
         f"{plain.store_total / MB:.2f} MB with its snapshots; {plain.saves} saves, "
         f"{plain.saving:.1f} s in total, {plain.saving / plain.slots * 1e3:.1f} ms per slot "
