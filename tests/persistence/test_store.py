@@ -20,6 +20,7 @@ from bluesky_timelapse.persistence import (
     CorruptStoreError,
     TimelapseState,
     TimelapseStore,
+    UnsupportedVersionError,
     default_store_directory,
 )
 from timelapse_states import ID, at, files_under, new_state, run_slot
@@ -290,7 +291,7 @@ def _damaged(valid: bytes) -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(max_size=2048), cut, flip)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(content=_damaged(_VALID_BYTES))
 def test_arbitrary_bytes_as_the_database_never_crash_nor_lose_data(content: bytes) -> None:
     with tempfile.TemporaryDirectory() as directory:
@@ -302,6 +303,8 @@ def test_arbitrary_bytes_as_the_database_never_crash_nor_lose_data(content: byte
         (Path(directory) / DATABASE_FILE).write_bytes(content)
         try:
             state = TimelapseStore(directory).load(ID)
+        except UnsupportedVersionError:
+            pass  # a version number flipped higher: left as it is
         except CorruptStoreError:
             pass
         except FileNotFoundError:  # a valid database without this timelapse

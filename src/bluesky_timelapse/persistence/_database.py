@@ -112,6 +112,9 @@ def connect(path: Path) -> sqlite3.Connection:
             with transaction(connection):
                 create_tables(connection)
                 connection.execute(f"PRAGMA user_version = {DATABASE_VERSION}")
+    except UnicodeDecodeError as err:  # text that was never written as such
+        connection.close()
+        raise sqlite3.DatabaseError(f"file is not a readable database ({err})") from None
     except BaseException:
         connection.close()
         raise
@@ -231,7 +234,8 @@ def read_state(
     version = header.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise UnsupportedVersionError(source, version)
-    below = 0 if settled else _settled_below(connection, timelapse_id, schema)
+    summarised = None if settled else _settled(connection, timelapse_id, schema)
+    below = 0 if summarised is None else summarised["below"]
     data: dict[str, Any] = {
         **header,
         "slots": list(iter_slot_rows(connection, timelapse_id, start=below, schema=schema)),
@@ -245,7 +249,7 @@ def read_state(
         ],
     }
     if below:
-        data["settled"] = _summary(connection, timelapse_id, below, schema)
+        data["settled"] = summarised
     try:
         state = TimelapseState.model_validate(data)
     except (ValidationError, RecursionError) as err:
@@ -302,8 +306,8 @@ def summary(err: Exception) -> str:
     return "; ".join(problems) + more
 
 
-def _settled_below(connection: sqlite3.Connection, timelapse_id: str, schema: str) -> int:
-    """The number of leading slots recorded, final and closed (through two indexes)."""
+def _settled(connection: sqlite3.Connection, timelapse_id: str, schema: str) -> dict[str, Any]:
+    """The summary of the leading slots recorded, final and closed: one scan of an index."""
     (first_open,) = connection.execute(
         f"SELECT MIN(slot_index) FROM {schema}.slots WHERE timelapse_id = ? AND ({_OPEN})",
         (timelapse_id,),
@@ -313,38 +317,32 @@ def _settled_below(connection: sqlite3.Connection, timelapse_id: str, schema: st
             f"SELECT MAX(slot_index) FROM {schema}.slots WHERE timelapse_id = ?", (timelapse_id,)
         ).fetchone()
         first_open = 0 if last is None else last + 1
-    (recorded,) = connection.execute(
-        f"SELECT COUNT(*) FROM {schema}.slots WHERE timelapse_id = ? AND slot_index < ?",
-        (timelapse_id, first_open),
-    ).fetchone()
-    if recorded == first_open:
-        return int(first_open)
-    rows = connection.execute(  # a gap (unrecorded slots) below: settled up to it
-        f"SELECT slot_index FROM {schema}.slots WHERE timelapse_id = ? ORDER BY slot_index",
-        (timelapse_id,),
-    )
-    for expected, (index,) in enumerate(rows):
-        if index != expected:
-            return expected
-    return int(first_open)  # pragma: no cover - the count said there is a gap
-
-
-def _summary(
-    connection: sqlite3.Connection, timelapse_id: str, below: int, schema: str
-) -> dict[str, Any]:
-    counts = dict(
-        connection.execute(
-            f"SELECT status, COUNT(*) FROM {schema}.slots WHERE timelapse_id = ? "
-            "AND slot_index < ? GROUP BY status",
-            (timelapse_id, below),
-        ).fetchall()
-    )
+    below = int(first_open)
+    counts = _counts_below(connection, timelapse_id, below, schema)
+    if sum(counts.values()) != below:  # a gap (unrecorded slots): settled up to it
+        rows = connection.execute(
+            f"SELECT slot_index FROM {schema}.slots WHERE timelapse_id = ? ORDER BY slot_index",
+            (timelapse_id,),
+        )
+        below = next((n for n, (index,) in enumerate(rows) if index != n), below)
+        counts = _counts_below(connection, timelapse_id, below, schema)
     error = connection.execute(
         f"SELECT error FROM {schema}.slots WHERE timelapse_id = ? AND status = 'failed' "
         "AND slot_index < ? ORDER BY slot_index DESC LIMIT 1",
         (timelapse_id, below),
     ).fetchone()
     return {"below": below, "counts": counts, "last_error": None if error is None else error[0]}
+
+
+def _counts_below(
+    connection: sqlite3.Connection, timelapse_id: str, below: int, schema: str
+) -> dict[str, int]:
+    rows = connection.execute(
+        f"SELECT status, COUNT(*) FROM {schema}.slots WHERE timelapse_id = ? "
+        "AND slot_index < ? GROUP BY status",
+        (timelapse_id, below),
+    )
+    return dict(rows.fetchall())
 
 
 def _slot_row(record: SlotRecord) -> tuple[Any, ...]:

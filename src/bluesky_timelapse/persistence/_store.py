@@ -57,6 +57,9 @@ logger = logging.getLogger("bluesky_timelapse.persistence")
 DATABASE_FILE = "timelapses.db"
 """The store's database, in its directory."""
 
+_UNREADABLE = (UnreadableFile, sqlite3.DatabaseError, UnicodeDecodeError)
+"""What reading rows that do not make a valid state raises."""
+
 
 def default_store_directory() -> Path:
     """``$BLUESKY_TIMELAPSE_DIR/timelapses``, else the user data directory's ``timelapses``."""
@@ -166,11 +169,8 @@ class TimelapseStore:
         validate_timelapse_id(timelapse_id)
         with self._lock:
             try:
-                with transaction(self._connection, write=False) as connection:
-                    state = read_state(
-                        connection, timelapse_id, settled=settled, source=self.database
-                    )
-            except (UnreadableFile, sqlite3.DatabaseError) as err:
+                state = self._read(timelapse_id, settled=settled)
+            except _UNREADABLE as err:
                 return self._recover(timelapse_id, str(err), settled=settled)
             if state is not None:
                 return state
@@ -181,6 +181,10 @@ class TimelapseStore:
         left = self.snapshots(timelapse_id)
         hint = f"; snapshots of it remain in {self.snapshot_directory}" if left else ""
         raise FileNotFoundError(f"no timelapse {timelapse_id!r} in {self.directory}{hint}")
+
+    def _read(self, timelapse_id: str, *, settled: bool) -> TimelapseState | None:
+        with self._lock, transaction(self._connection, write=False) as connection:
+            return read_state(connection, timelapse_id, settled=settled, source=self.database)
 
     def list(self, *, settled: bool = True) -> builtins.list[TimelapseState]:
         """Every loadable timelapse, oldest ``created`` first (``settled`` as in :meth:`load`).
@@ -302,14 +306,18 @@ class TimelapseStore:
         partial.unlink(missing_ok=True)
         os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
         connection = self._connection
-        connection.execute("ATTACH DATABASE ? AS copy", (str(partial),))
         try:
-            connection.execute(f"PRAGMA copy.synchronous = {'FULL' if durable else 'OFF'}")
-            with transaction(connection):
-                create_tables(connection, "copy")
-                copy_timelapse(connection, timelapse_id, "main", "copy")
-        finally:
-            connection.execute("DETACH DATABASE copy")
+            connection.execute("ATTACH DATABASE ? AS copy", (str(partial),))
+            try:
+                connection.execute(f"PRAGMA copy.synchronous = {'FULL' if durable else 'OFF'}")
+                with transaction(connection):
+                    create_tables(connection, "copy")
+                    copy_timelapse(connection, timelapse_id, "main", "copy")
+            finally:
+                connection.execute("DETACH DATABASE copy")
+        except BaseException:
+            partial.unlink(missing_ok=True)  # no half copy left behind
+            raise
         os.replace(partial, target)
 
     # -- recovery ------------------------------------------------------------------
@@ -354,31 +362,39 @@ class TimelapseStore:
         return aside
 
     def _recover(self, timelapse_id: str, reason: str, *, settled: bool) -> TimelapseState:
-        """Set the unreadable rows of ``timelapse_id`` aside and restore its newest snapshot."""
+        """Set the unreadable rows of ``timelapse_id`` aside and restore its newest snapshot.
+
+        When that does not help (the database itself is damaged, e.g. its table
+        definitions), the whole database is set aside and rebuilt from the snapshots.
+        """
         rows = self.directory / f"{timelapse_id}.rows"
         try:
             self._copy_rows(timelapse_id, rows, durable=True)
-        except sqlite3.DatabaseError as err:  # the file itself is damaged: set it all aside
+            moved = [move_aside(rows)]
+            with transaction(self._connection) as connection:
+                delete_timelapse(connection, timelapse_id)
+            restored = self._restore(self._connection, timelapse_id, moved, reason=reason)
+            logger.warning(
+                "timelapse %r has unreadable rows (%s); moved aside to %s; restored from its "
+                "snapshot saved %s",
+                timelapse_id,
+                reason,
+                moved[0],
+                restored.updated.isoformat(),
+            )
+            state = self._read(timelapse_id, settled=settled)
+        except _UNREADABLE as err:
             rows.unlink(missing_ok=True)
             self._closer()
-            self._connection = self._rebuild(f"{reason}; copying the rows failed: {err}")
+            self._connection = self._rebuild(f"{reason}; then {err}")
             self._closer = weakref.finalize(self, self._connection.close)
-            if stored_status(self._connection, timelapse_id) is None:
-                raise CorruptStoreError(timelapse_id, reason, []) from None
-            return self.load(timelapse_id, settled=settled)
-        moved = [move_aside(rows)]
-        with transaction(self._connection) as connection:
-            delete_timelapse(connection, timelapse_id)
-        state = self._restore(self._connection, timelapse_id, moved, reason=reason)
-        logger.warning(
-            "timelapse %r has unreadable rows (%s); moved aside to %s; restored from its "
-            "snapshot saved %s",
-            timelapse_id,
-            reason,
-            moved[0],
-            state.updated.isoformat(),
-        )
-        return self.load(timelapse_id, settled=settled)
+            try:
+                state = self._read(timelapse_id, settled=settled)
+            except _UNREADABLE as again:
+                raise CorruptStoreError(timelapse_id, f"{reason}; rebuilt: {again}", []) from None
+        if state is None:
+            raise CorruptStoreError(timelapse_id, reason, [])
+        return state
 
     def _restore(
         self,
@@ -392,7 +408,7 @@ class TimelapseStore:
         for snapshot in reversed(self.snapshots(timelapse_id)):
             try:
                 return _restore_from(connection, timelapse_id, snapshot)
-            except (UnreadableFile, sqlite3.DatabaseError) as err:
+            except _UNREADABLE as err:
                 moved.append(move_aside(snapshot))
                 logger.warning("snapshot %s is unreadable (%s); moved aside", snapshot, err)
             except UnsupportedVersionError as err:
