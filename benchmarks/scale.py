@@ -47,11 +47,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from machine import aligned, filesystem_of, package_version, percentile
-
 from bluesky_timelapse._files import atomic_write
 from bluesky_timelapse.persistence import SlotRecord, TimelapseState, TimelapseStore
 from bluesky_timelapse.plans import timelapse_status
+from machine import aligned, filesystem_of, package_version, percentile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ID = "year"
@@ -80,7 +79,9 @@ def settled_state(slots: int) -> TimelapseState:
     return state
 
 
-def slot_saves(state: TimelapseState, index: int, save: Callable[[TimelapseState], None]) -> list[float]:
+def slot_saves(
+    state: TimelapseState, index: int, save: Callable[[TimelapseState], None]
+) -> list[float]:
     """Take slot ``index`` through its transitions, saving as the plan does; the save times."""
     when = T0 + timedelta(minutes=index)
     times = []
@@ -205,7 +206,11 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="scale-", dir=args.tmpdir))
     print(f"bluesky-timelapse {package_version('bluesky-timelapse')}, {sys.version.split()[0]}")
     print(f"stores on {filesystem_of(str(base))}")
-    peers = {"sqlite (ours)": measure_sqlite, "json (0.2)": measure_json, "append log": measure_log}
+    peers = {
+        "sqlite (ours)": measure_sqlite,
+        "json (0.2)": measure_json,
+        "append log": measure_log,
+    }
     results: dict[tuple[str, int], dict[str, float]] = {}
     for size in args.sizes:
         for name, measure in peers.items():
@@ -228,8 +233,9 @@ def main() -> int:
                 f"{row['median'] * 1e3:.2f}" + ("" if flat or not ours else " <"),
                 f"{row['p99'] * 1e3:.2f}",
                 f"{row['resume'] * 1e3:.1f}" + (" <" if ours and row["resume"] > 1 else ""),
-                "-" if row["status"] != row["status"] else f"{row['status'] * 1e3:.1f}"
-                + (" <" if ours and row["status"] > 1 else ""),
+                "-"
+                if row["status"] != row["status"]
+                else f"{row['status'] * 1e3:.1f}" + (" <" if ours and row["status"] > 1 else ""),
                 f"{row['bytes'] / 1e6:.1f}",
             ]
         )
