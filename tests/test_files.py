@@ -14,6 +14,7 @@ from bluesky_timelapse._files import (
     fsync_directory,
     make_private_directory,
     move_aside,
+    written_then_renamed,
 )
 
 
@@ -222,3 +223,46 @@ def test_durable_decides_the_fsyncs(tmp_path, monkeypatch, durable, fsyncs):
     atomic_write(tmp_path / "state.json", b"{}", durable=durable)
     assert (tmp_path / "state.json").read_bytes() == b"{}"
     assert len(calls) == fsyncs  # the file, then its directory
+
+
+# -- written_then_renamed -------------------------------------------------------------
+
+
+def test_written_then_renamed_appears_whole_keeping_the_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "garden.mp4"
+    with written_then_renamed(target) as partial:
+        assert partial.parent == tmp_path and partial.suffix == ".mp4"
+        assert partial.name.startswith(".garden.mp4.")
+        partial.write_bytes(b"video")
+        assert not target.exists()
+    assert target.read_bytes() == b"video"
+    assert [p.name for p in tmp_path.iterdir()] == ["garden.mp4"]
+
+
+def test_written_then_renamed_leaves_nothing_when_the_block_fails(tmp_path: Path) -> None:
+    target = tmp_path / "garden.mp4"
+    with (
+        pytest.raises(RuntimeError, match="encoder died"),
+        written_then_renamed(target) as partial,
+    ):
+        partial.write_bytes(b"half")
+        raise RuntimeError("encoder died")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_written_then_renamed_never_replaces_unless_asked(tmp_path: Path) -> None:
+    target = tmp_path / "garden.png"
+    target.write_bytes(b"earlier")
+    with pytest.raises(FileExistsError, match="exists"), written_then_renamed(target):
+        raise AssertionError("the block must not run")
+    with written_then_renamed(target, overwrite=True) as partial:
+        partial.write_bytes(b"later")
+    assert target.read_bytes() == b"later"
+    with (
+        pytest.raises(FileExistsError, match="appeared meanwhile"),
+        written_then_renamed(tmp_path / "race.png") as partial,
+    ):
+        partial.write_bytes(b"mine")
+        (tmp_path / "race.png").write_bytes(b"theirs")
+    assert (tmp_path / "race.png").read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garden.png", "race.png"]

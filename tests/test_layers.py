@@ -17,6 +17,7 @@ LAYERS = [
     {"persistence"},
     {"plans"},
     {"tiled"},
+    {"products"},
     {"callbacks"},
     {"session"},
     {"demo", "run_config", "qserver", "ipython_profile", "cli"},

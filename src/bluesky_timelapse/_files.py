@@ -19,6 +19,8 @@ import errno
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,38 @@ def atomic_write(
         raise
     if durable:
         fsync_directory(path.parent)
+
+
+@contextmanager
+def written_then_renamed(path: Path | str, *, overwrite: bool = False) -> Iterator[Path]:
+    """``with written_then_renamed(path) as partial:`` write ``partial``; it becomes ``path``.
+
+    For files too large to hold in memory (a video): the block writes the temporary
+    file ``.<name>.<random hex>.tmp<suffix>`` beside ``path`` (the suffix kept, for
+    libraries that pick a format from it). When the block ends normally the file is
+    fsynced and renamed to ``path``, and the directory fsynced; when it raises, the
+    temporary file is removed and ``path`` is as it was. Mode: as the umask gives.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and not ``overwrite``, before the block runs, and again
+        when renaming if another process created it meanwhile.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; choose another name or allow overwriting")
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}{path.suffix}")
+    try:
+        yield partial
+        fsync_file(partial)
+        if overwrite:
+            os.replace(partial, path)
+        elif not _rename_no_replace(partial, path):
+            raise FileExistsError(f"{str(path)!r} appeared meanwhile; it is never replaced")
+    finally:
+        partial.unlink(missing_ok=True)
+    fsync_directory(path.parent)
 
 
 def fsync_directory(directory: Path | str) -> None:

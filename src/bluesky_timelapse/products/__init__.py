@@ -1,0 +1,33 @@
+"""What a timelapse becomes: videos, a contact sheet, a keogram, star trails.
+
+Every product takes what :func:`bluesky_timelapse.tiled.load` returns, so it works
+against the embedded Tiled server and a facility's alike, reads the frames a batch
+at a time (fetched concurrently, never the whole timelapse in memory), maps them to
+8 bits once for the whole timelapse (:class:`Tone`: no flicker), shows a progress
+bar and writes its file under a temporary name renamed when complete::
+
+    from bluesky_timelapse.products import contact_sheet, select, write_video
+    from bluesky_timelapse.tiled import load
+
+    frames = load(client, "garden-1")
+    write_video(frames, "garden.mp4", duration=20, label="{time:%d %b %H:%M}")
+    contact_sheet(select(frames, every=6), "garden.png")
+"""
+
+from ._frames import Frame, select, stream
+from ._pictures import contact_sheet, keogram, star_trails
+from ._tone import Tone, ToneMap
+from ._video import VIDEO_CODECS, write_video
+
+__all__ = [
+    "VIDEO_CODECS",
+    "Frame",
+    "Tone",
+    "ToneMap",
+    "contact_sheet",
+    "keogram",
+    "select",
+    "star_trails",
+    "stream",
+    "write_video",
+]

@@ -1,0 +1,103 @@
+"""Videos decoded back with PyAV: every frame, its size, its brightness, its label."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from bluesky_timelapse.products import Tone, write_video
+from timelapse_frames import failing_at, gray_levels, timelapse_array
+
+
+def decoded(path: Path, pixel_format: str = "gray") -> tuple[list[np.ndarray], Fraction]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate
+        frames = [frame.to_ndarray(format=pixel_format) for frame in container.decode(stream)]
+    return frames, Fraction(rate)
+
+
+def test_mp4_holds_every_frame_even_sized_with_one_tone(tmp_path: Path) -> None:
+    frames = gray_levels(20)  # 31 x 47: odd both ways
+    path = write_video(frames, tmp_path / "t.mp4", tone=Tone(0, 19_000), progress=False)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+    images, rate = decoded(path)
+    assert len(images) == 20 and rate == 24
+    assert {image.shape for image in images} == {(32, 48)}
+    means = [image[:31, :47].mean() for image in images]
+    expected = np.arange(20) * 255 / 19
+    assert np.allclose(means, expected, atol=4), means
+    assert max(image[31:, :].mean() for image in images) < 20  # the pad row is black
+
+
+def test_webm_in_colour_and_the_duration_sets_the_rate(tmp_path: Path) -> None:
+    red = np.zeros((10, 24, 32, 3), np.uint8)
+    red[..., 0] = 200
+    red[5:, ..., 2] = 200  # the second half magenta
+    path = write_video(timelapse_array(red), tmp_path / "t.webm", duration=2.0, progress=False)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.name == "vp9"
+    images, rate = decoded(path, "rgb24")
+    assert len(images) == 10 and rate == 5
+    first, last = images[0].reshape(-1, 3).mean(0), images[-1].reshape(-1, 3).mean(0)
+    assert first[0] > 170 and first[2] < 30 and last[2] > 170
+
+
+def test_a_label_is_burned_in_bottom_left(tmp_path: Path) -> None:
+    frames = gray_levels(3, height=120, width=160, step=0)
+    plain = write_video(frames, tmp_path / "plain.mp4", tone=Tone(0, 1), progress=False)
+    labelled = write_video(
+        frames,
+        tmp_path / "label.mp4",
+        tone=Tone(0, 1),
+        label="{time:%H:%M} #{slot}",
+        time_zone="Europe/Paris",
+        progress=False,
+    )
+    (before, *_), _ = decoded(plain)
+    (after, *_), _ = decoded(labelled)
+    assert before.max() < 20  # black
+    assert after[100:, :60].max() > 200  # white text at the bottom left
+    assert after[:60, 80:].max() < 20  # nothing elsewhere
+
+
+def test_a_failure_midway_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="frame 7: the server went away"):
+        write_video(failing_at(20, bad=7), tmp_path / "t.mp4", tone=Tone(0, 200), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_video_is_never_replaced_unless_asked(tmp_path: Path) -> None:
+    path = tmp_path / "t.mp4"
+    path.write_bytes(b"earlier")
+    with pytest.raises(FileExistsError, match="exists"):
+        write_video(gray_levels(2), path, progress=False)
+    assert path.read_bytes() == b"earlier"
+    write_video(gray_levels(2), path, overwrite=True, progress=False)
+    assert len(decoded(path)[0]) == 2
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("t.avi", {}, "suffix '.avi'; allowed: .mp4, .webm"),
+        ("t.mp4", {"fps": 10, "duration": 3}, "give one of them, not both"),
+        ("t.mp4", {"fps": 0}, "fps 0 is not allowed"),
+        ("t.mp4", {"duration": -1.0}, "duration -1.0 is not allowed"),
+        ("t.mp4", {"quality": 60}, "quality 60 is not allowed"),
+        ("t.mp4", {"time_zone": "Mars/Olympus"}, "Mars/Olympus"),
+        ("t.mp4", {"label": "{when}"}, "label '{when}' is not allowed"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_written(
+    tmp_path: Path, name: str, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        write_video(gray_levels(2), tmp_path / name, progress=False, **options)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
