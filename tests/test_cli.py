@@ -5,7 +5,9 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import av
 import pytest
+from PIL import Image
 
 from bluesky_timelapse import cli
 from bluesky_timelapse.persistence import TimelapseStore
@@ -37,6 +39,13 @@ def test_demo_acquires_into_embedded_tiled_and_reads_everything_back(tmp_path):
     assert (tmp_path / "tiled" / "catalog.db").is_file()
     (state,) = TimelapseStore(tmp_path / "timelapses").list(settled=False)
     assert state.status == "completed"
+    # and a video and a contact sheet of it, whose paths it prints
+    video, sheet = (tmp_path / "products" / f"{state.timelapse_id}{s}" for s in (".mp4", ".png"))
+    assert f"  video    {video}" in result.stdout and f"  sheet    {sheet}" in result.stdout
+    with av.open(str(video)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+    with Image.open(sheet) as image:
+        assert image.format == "PNG" and image.width == 3 * 240
     assert list((tmp_path / "journal").glob("*.jsonl")) == []  # everything acknowledged
 
 

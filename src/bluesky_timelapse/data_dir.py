@@ -10,6 +10,7 @@ embedded server and the cameras agree on where things are:
 ``tiled/``             the embedded Tiled server's catalog, key and log
 ``timelapses/``        the timelapse store
 ``folder_cameras/``    each FolderCamera's newest used file
+``products/``          videos and pictures of timelapses (``export``, the demo)
 ``logs/``              ``bluesky-timelapse.log``, rotated
 ``qserver/``           the queueserver's list of plans and devices
 =====================  ======================================================
@@ -91,6 +92,11 @@ class DataDirectory:
     def timelapses(self) -> Path:
         """The timelapse store: ``timelapses/``."""
         return self.root / "timelapses"
+
+    @property
+    def products(self) -> Path:
+        """Videos and pictures made of timelapses: ``products/``."""
+        return self.root / "products"
 
     @property
     def logs(self) -> Path:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from .callbacks import TimelapseProgress
 from .plans import timelapse
+from .products import contact_sheet, write_video
 from .schedules import every
 from .session import configure
 from .storage import writer_factory
@@ -57,6 +58,8 @@ class DemoReport:
     frames_directory: Path
     tiled_directory: Path | None
     uri: str
+    video: Path
+    contact_sheet: Path
 
 
 def run_demo(
@@ -76,7 +79,8 @@ def run_demo(
     ``data_dir/journal``, the timelapse store in ``data_dir/timelapses``; all
     persist. Tiled is the embedded server (catalog in ``data_dir/tiled``) unless a
     server is given by ``tiled_uri`` or ``$BLUESKY_TIMELAPSE_TILED_URI`` (with
-    ``$TILED_API_KEY``); that server must be able to read ``data_dir/frames``.
+    ``$TILED_API_KEY``); that server must be able to read ``data_dir/frames``. A video
+    and a contact sheet of the timelapse go to ``data_dir/products``.
     ``keep_serving``, if given, is called with the embedded server before it stops.
     """
     writer_factory(writer)  # an unknown writer is refused before anything is written
@@ -117,7 +121,17 @@ def run_demo(
                 f"the Tiled sink did not forward every document within {SINK_TIMEOUT:.0f} s; "
                 f"they stay in {session.paths.journal} for the next session"
             )
-        frames = load(session.tiled, timelapse_id)
+        frames = load(session.tiled, timelapse_id).load()  # 12 small frames: read them once
+        products = session.paths.products
+        products.mkdir(parents=True, exist_ok=True)
+        video = write_video(frames, products / f"{timelapse_id}.mp4", fps=4, progress=False)
+        sheet = contact_sheet(
+            frames,
+            products / f"{timelapse_id}.png",
+            columns=6,
+            caption="{time:%H:%M:%S} slot {slot}",
+            progress=False,
+        )
         rows = [
             SlotRow(
                 slot=int(slot),
@@ -139,6 +153,8 @@ def run_demo(
             frames_directory=session.frames_dir,
             tiled_directory=session.server.directory if session.server is not None else None,
             uri=session.tiled_uri,
+            video=video,
+            contact_sheet=sheet,
         )
     finally:
         session.close(timeout=SINK_TIMEOUT)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _demo, _plugins, _profile, _run, _serve, _show, _status
+from . import _demo, _export, _plugins, _profile, _run, _serve, _show, _status
 
 __all__ = ["main"]
 
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     _demo.add_demo(commands)
     _status.add_status(commands)
     _show.add_show(commands)
+    _export.add_export(commands)
     _serve.add_serve(commands)
     _run.add_run(commands)
     _run.add_resume(commands)

@@ -67,6 +67,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(f"  slots    {report.slots} scheduled, {len(report.rows)} frames in Tiled")
     print(f"  bytes    {report.nbytes:,} of frames read back with load()")
     print(f"  frames   {report.frames_directory}")
+    print(f"  video    {report.video}")
+    print(f"  sheet    {report.contact_sheet}")
     if report.tiled_directory is not None:
         print(f"  tiled    {report.uri} (embedded, catalog {report.tiled_directory}; stopped)")
     else:

@@ -49,7 +49,7 @@ def contact_sheet(
     tiles
         Most frames on the sheet (the first and, when there is room, the last are on it).
     columns
-        Tiles in a row.
+        Tiles in a row (fewer if there are fewer tiles).
     tile_width
         Width of a tile in pixels; its height keeps the frames' aspect.
     caption
@@ -71,6 +71,7 @@ def contact_sheet(
     count = frames.sizes["slot"]
     every = max(1, math.ceil(count / tiles))
     chosen = frames.isel(slot=slice(None, None, every))
+    columns = min(columns, chosen.sizes["slot"])
     tone_map = (tone or Tone()).fit(frames)
     tile_height = max(1, round(tile_width * frames.shape[1] / frames.shape[2]))
     font_size = max(10, tile_width // 16)

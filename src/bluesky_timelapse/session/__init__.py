@@ -8,8 +8,12 @@ use it too, so every front end runs the same wiring::
 
     session = configure(get_ipython().user_ns)
     RE(timelapse([session.default_camera()], every("10m", count=144)))
+
+Reading back without a session (``bluesky-timelapse export``) picks its server the
+same way, with :func:`choose_tiled`.
 """
 
 from ._session import Session, configure, current_session
+from ._tiled_choice import choose_tiled
 
-__all__ = ["Session", "configure", "current_session"]
+__all__ = ["Session", "choose_tiled", "configure", "current_session"]

@@ -1,0 +1,160 @@
+"""``bluesky-timelapse export ID OUT``: a video or a picture of a timelapse, from Tiled."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..data_dir import DataDirectory
+from ._options import add_data_dir_option, positive_float, positive_int
+
+PICTURES = ("sheet", "keogram", "startrails")
+"""The kinds of ``.png`` export, one flag each."""
+
+
+def add_export(commands: Any) -> None:
+    """Add ``export`` to the subcommands."""
+    export = commands.add_parser(
+        "export",
+        help="a video, contact sheet, keogram or star trails of a timelapse, from Tiled",
+        description=(
+            "Read a timelapse back from Tiled and write OUT: a video (.mp4 H.264, .webm "
+            "VP9) or, for .png, a contact sheet (--sheet), a keogram (--keogram) or star "
+            "trails (--startrails). Frames stream from Tiled a batch at a time; OUT "
+            "appears only when complete. Tiled: the embedded server of the data "
+            "directory (started if need be), or --tiled-uri with $TILED_API_KEY."
+        ),
+    )
+    export.add_argument("timelapse_id", help="the timelapse")
+    export.add_argument("out", type=Path, help="the file to write; its suffix is the format")
+    kind = export.add_mutually_exclusive_group()
+    for name in PICTURES:
+        kind.add_argument(
+            f"--{name}",
+            action="store_true",
+            help=f"a .png {name.replace('startrails', 'star trails')}",
+        )
+    rate = export.add_mutually_exclusive_group()
+    rate.add_argument("--fps", type=positive_float, help="video frames per second (default 24)")
+    rate.add_argument("--duration", type=positive_float, help="video length in seconds")
+    export.add_argument("--label", help='text burned into each video frame, e.g. "{time:%%H:%%M}"')
+    export.add_argument("--time-zone", default="UTC", help="zone of the times shown (IANA name)")
+    export.add_argument("--slots", type=_slot_range, help="slot indices A:B (B excluded)")
+    export.add_argument("--start", type=_aware_time, help="first scheduled time (ISO 8601)")
+    export.add_argument("--end", type=_aware_time, help="scheduled times before this (ISO 8601)")
+    export.add_argument("--every", type=positive_int, default=1, help="every k-th slot")
+    contrast = export.add_mutually_exclusive_group()
+    contrast.add_argument(
+        "--range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="pixel values of black, white",
+    )
+    contrast.add_argument(
+        "--percentiles",
+        nargs=2,
+        type=float,
+        metavar=("DARK", "BRIGHT"),
+        help="percentiles of a sample of frames that become black and white (default 0.5 99.5)",
+    )
+    export.add_argument("--column", type=int, help="keogram: the column of each frame")
+    export.add_argument("--row", type=int, help="keogram: a row of each frame instead")
+    export.add_argument("--field", help="the image's data key (default: the only image)")
+    export.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    export.add_argument("--tiled-uri", help="a Tiled server (API key from $TILED_API_KEY)")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_data_dir_option(export)
+    export.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from ..products import Tone, contact_sheet, keogram, select, star_trails, write_video
+    from ..session import choose_tiled
+    from ..tiled import load, tiled_settings
+
+    picture = next((name for name in PICTURES if getattr(args, name)), None)
+    suffix = args.out.suffix.lower()
+    problem = None
+    if suffix == ".png" and picture is None:
+        problem = f"{args.out}: a .png needs --sheet, --keogram or --startrails"
+    elif picture is not None and suffix != ".png":
+        problem = f"--{picture} writes a .png, not {args.out}"
+    if problem:
+        print(f"bluesky-timelapse export: error: {problem}", file=sys.stderr)
+        return 2
+    tone = (
+        Tone(*args.range)
+        if args.range
+        else Tone(percentiles=tuple(args.percentiles))
+        if args.percentiles
+        else Tone()
+    )
+    if args.out.exists() and not args.overwrite:
+        print(
+            f"bluesky-timelapse export: error: {args.out} exists; give --overwrite to replace it",
+            file=sys.stderr,
+        )
+        return 1
+    paths = DataDirectory.given(args.data_dir)
+    server, client_factory, _ = choose_tiled(paths, tiled_settings(args.tiled_uri))
+    try:
+        try:
+            frames = load(client_factory(), args.timelapse_id, field=args.field)
+        except LookupError as err:  # no such timelapse, or field
+            print(f"bluesky-timelapse export: error: {err.args[0]}", file=sys.stderr)
+            return 1
+        frames = select(frames, slots=args.slots, start=args.start, end=args.end, every=args.every)
+        common: dict[str, Any] = {
+            "tone": tone,
+            "overwrite": args.overwrite,
+            "progress": not args.no_progress,
+        }
+        if picture == "sheet":
+            contact_sheet(frames, args.out, time_zone=args.time_zone, **common)
+        elif picture == "keogram":
+            keogram(frames, args.out, column=args.column, row=args.row, **common)
+        elif picture == "startrails":
+            star_trails(frames, args.out, **common)
+        else:
+            write_video(
+                frames,
+                args.out,
+                fps=args.fps,
+                duration=args.duration,
+                label=args.label,
+                time_zone=args.time_zone,
+                **common,
+            )
+    finally:
+        if server is not None:
+            server.stop()
+    print(f"{args.out} ({frames.sizes['slot']} frames of timelapse {args.timelapse_id})")
+    return 0
+
+
+def _slot_range(text: str) -> slice:
+    start, colon, stop = text.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        return slice(int(start) if start else None, int(stop) if stop else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; give A:B, A: or :B with whole numbers"
+        ) from None
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if when.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone; give one, e.g. {text}+00:00 or {text}Z"
+        )
+    return when

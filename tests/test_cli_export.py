@@ -1,0 +1,97 @@
+"""``bluesky-timelapse export``: products of a timelapse read back from the embedded Tiled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from bluesky_tiled_plugins import TiledWriter
+from PIL import Image
+
+from bluesky_timelapse import cli
+from bluesky_timelapse.devices import SimCamera
+from bluesky_timelapse.plans import timelapse
+from bluesky_timelapse.products import Tone
+from bluesky_timelapse.schedules import every
+from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
+from bluesky_timelapse.tiled import load
+
+SLOTS = 8
+
+
+@pytest.fixture(scope="module")
+def garden(tiled_client, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A timelapse of eight uint16 frames (a sky brightening) in the shared embedded server."""
+    camera = SimCamera(
+        name="cam", root=str(data_root), write_path_template="export", writer="tiff",
+        shape=(48, 64), time_scale=7200.0,
+    )  # fmt: skip
+    RE = RunEngine({})
+    RE.subscribe(TiledWriter(tiled_client, spec_to_mimetype=SPEC_TO_MIMETYPE))
+    schedule = every(0.1, count=SLOTS, start=datetime.now(UTC) + timedelta(seconds=0.2))
+    store = tmp_path_factory.mktemp("store")
+    RE(timelapse([camera], schedule.to_dict(), store=str(store), timelapse_id="export-garden"))
+    return "export-garden"
+
+
+def export(data_dir: Path, *args: str) -> int:
+    return cli.main(["export", *args, "--data-dir", str(data_dir), "--no-progress"])
+
+
+def test_a_video_of_every_frame_from_tiled(
+    garden: str, data_dir: Path, tiled_client, tmp_path: Path
+) -> None:
+    out = tmp_path / "garden.mp4"
+    assert export(data_dir, garden, str(out), "--fps", "4", "--label", "{slot}") == 0
+    frames = load(tiled_client, garden)  # (slot, 48, 64) uint16
+    expected = Tone().fit(frames)(frames.values)  # the same tone for every frame
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 4
+        decoded = [frame.to_ndarray(format="gray") for frame in container.decode(stream)]
+    assert len(decoded) == SLOTS
+    for image, frame in zip(decoded, expected, strict=True):
+        top = slice(0, 30)  # above the label
+        assert abs(image[top].astype(float).mean() - frame[top].mean()) < 4
+
+
+def test_pictures_and_a_selection(
+    garden: str, data_dir: Path, tiled_client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet, keo, trails = tmp_path / "s.png", tmp_path / "k.png", tmp_path / "t.png"
+    assert export(data_dir, garden, str(sheet), "--sheet", "--every", "2") == 0
+    assert f"{sheet} (4 frames of timelapse {garden})" in capsys.readouterr().out
+    assert export(data_dir, garden, str(keo), "--keogram", "--slots", "2:6") == 0
+    assert export(data_dir, garden, str(trails), "--startrails", "--range", "0", "65535") == 0
+    with Image.open(keo) as image:
+        assert image.size == (4, 48) and image.mode == "L"
+    brightest = load(tiled_client, garden).values.max(axis=0)
+    with Image.open(trails) as image:
+        assert image.size == (64, 48)
+        assert np.abs(np.asarray(image) - brightest / 257).max() <= 1
+    with Image.open(sheet) as image:
+        assert image.width == 4 * 240
+
+
+def test_bad_arguments_exit_before_writing(
+    garden: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert export(data_dir, garden, str(tmp_path / "x.png")) == 2
+    assert "a .png needs --sheet, --keogram or --startrails" in capsys.readouterr().err
+    assert export(data_dir, garden, str(tmp_path / "x.mp4"), "--keogram") == 2
+    assert "--keogram writes a .png" in capsys.readouterr().err
+    assert export(data_dir, garden, str(tmp_path / "x.avi")) == 1
+    assert "allowed: .mp4, .webm" in capsys.readouterr().err
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"mine")
+    assert export(data_dir, garden, str(taken)) == 1
+    assert "give --overwrite" in capsys.readouterr().err and taken.read_bytes() == b"mine"
+    assert export(data_dir, "no-such-timelapse", str(tmp_path / "y.mp4")) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4"]
+    with pytest.raises(SystemExit):
+        export(data_dir, garden, str(tmp_path / "z.mp4"), "--start", "2026-01-01T00:00")
+    assert "has no time zone" in capsys.readouterr().err
