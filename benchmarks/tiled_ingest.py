@@ -65,9 +65,6 @@ class DuckDBTiled(LocalTiled):
     def _tables_uri(self) -> str:
         return f"duckdb:///{self.directory / 'storage.duckdb'}"
 
-    def _storage_pool(self) -> dict[str, int]:
-        return {}
-
 
 PEERS: dict[str, type[LocalTiled]] = {"DuckDB tables": DuckDBTiled, "SQLite tables": LocalTiled}
 

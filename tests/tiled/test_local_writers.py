@@ -70,6 +70,7 @@ def assert_run_complete(run, name: str) -> None:
     assert run["primary"][f"{name}_image"].shape == (EVENTS, 8, 8)
 
 
+@pytest.mark.timeout(300)
 def test_three_writer_processes_at_once_each_run_arrives_once_and_whole(tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()
