@@ -58,6 +58,10 @@ printed apart: for frames spread over a scene day (a new picture each, the sky's
 background cached) and for a camera at ``time_scale=1``, as the RunEngine path
 runs it, whose picture changes only when the sun moves a pixel (every
 ``day_length / (2 * size)`` seconds), so most of its frames are a cache lookup.
+So is bluesky's own cost per frame that no option of ours changes: every plan stub
+call made by ``count`` builds a ``bluesky.utils.Plan``, which formats the
+caller's stack with ``traceback.format_stack`` (to warn of a plan never iterated);
+one extra RunEngine run (the first writer and fsync mode) times those calls.
 
 Target: the RunEngine path reaches at least 0.8x the bare loop's frames/s for
 TIFF and HDF5 (ratios below it are marked ``<`` in the table), shown for both
@@ -79,6 +83,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -472,6 +477,44 @@ def run_in_fresh_directory(measure: Measurement, tmpdir: str | None) -> float:
         return measure(Path(directory))
 
 
+def plan_stack_cost(
+    RE: RunEngine,
+    counter: DocumentCounter,
+    writer: str,
+    fsync: bool,
+    n: int,
+    size: int,
+    tmpdir: str | None,
+) -> tuple[float, float, float]:
+    """bluesky's own cost per frame in the RunEngine path: ``traceback.format_stack``.
+
+    Every call of a plan stub decorated with ``bluesky.utils.plan`` (``trigger_and_read``,
+    ``one_shot``...) builds a ``Plan``, which formats the caller's stack (to warn of a
+    plan never iterated). Returns its calls per frame, its seconds per frame, and the
+    RunEngine path's seconds per frame, from one ``count`` with it timed.
+    """
+    spent = [0, 0.0]
+    format_stack = traceback.format_stack
+
+    def timed(*args: Any, **kwargs: Any) -> list[str]:
+        began = time.perf_counter()
+        try:
+            return format_stack(*args, **kwargs)
+        finally:
+            spent[0] += 1
+            spent[1] += time.perf_counter() - began
+
+    def measure(directory: Path) -> float:
+        return time_camera(RE, counter, directory, writer, fsync, n, size)
+
+    traceback.format_stack = timed  # type: ignore[assignment]
+    try:
+        seconds = run_in_fresh_directory(measure, tmpdir)
+    finally:
+        traceback.format_stack = format_stack
+    return spent[0] / n, spent[1] / n, seconds / n
+
+
 def warm_up(
     writers: Sequence[str],
     fsync_modes: Sequence[bool],
@@ -660,6 +703,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         flush=True,
                     )
 
+    stack_calls, stack_seconds, frame_seconds = plan_stack_cost(
+        RE, counter, args.writers[0], args.fsync_modes[0], n, size, args.tmpdir
+    )
+
     print("\n".join(machine_facts(tmpdir)))
     print(
         f"frames    {n} x {size}x{size} uint16 ({frame_bytes / 1e6:.2f} MB each), "
@@ -670,6 +717,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({render_cold * 1e3:.2f} ms/frame on the first, cold pass); "
         f"{render_same * 1e3:.3f} ms/frame at time_scale=1 (the sun moves a pixel every "
         f"{DAY / (2 * size):.0f} s); the RunEngine path renders, the loops do not"
+    )
+    print(
+        f"bluesky   {stack_seconds * 1e3:.2f} ms/frame formatting stack traces "
+        f"({stack_calls:.0f} Plan objects a frame, each calls traceback.format_stack), of "
+        f"{frame_seconds * 1e3:.2f} ms/frame in the RunEngine path "
+        f"({args.writers[0]}, fsync {'on' if args.fsync_modes[0] else 'off'}, one extra run)"
     )
     print()
     print("\n".join(format_table(args.writers, args.fsync_modes, results, frame_bytes)))

@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 from bluesky.plans import count
+from bluesky.utils import FailedStatus
 
 from bluesky_timelapse.devices import SimCamera
 from bluesky_timelapse.storage import NpySequenceWriter, writer_for
@@ -135,6 +136,31 @@ def test_a_failed_write_behind_fails_the_run(RE, documents, tmp_path):
         RE(count([camera], num=4))
     assert camera.writer is None
     assert sorted(path.name[-6:] for path in tmp_path.rglob("*.npy")) == ["_0.npy", "_1.npy"]
+
+
+@pytest.mark.parametrize(
+    ("write_queue", "error", "exit_status", "events"),
+    [(0, FailedStatus, "fail", 2), (2, RuntimeError, "success", 3)],
+)
+def test_a_failed_last_write_fails_the_run_itself_only_without_a_write_queue(
+    RE, documents, tmp_path, write_queue, error, exit_status, events
+):
+    """Why ``write_queue=0`` stays the default: the run's record stays true."""
+
+    class FullDisk(NpySequenceWriter):
+        def _write(self, frame, index):
+            if index == 2:
+                raise OSError(28, "No space left on device")
+            super()._write(frame, index)
+
+    camera = make_camera(tmp_path, writer=FullDisk, write_queue=write_queue, shape=(8, 8))
+    with pytest.raises(error):
+        RE(count([camera], num=3))
+    (stop,) = only(documents, "stop")
+    assert stop["exit_status"] == exit_status
+    # with a queue, the stop says "success" and an event names the frame that is missing
+    assert len(only(documents, "event")) == events
+    assert len(list(tmp_path.rglob("*.npy"))) == 2
 
 
 @pytest.mark.parametrize("write_queue", [-1, 2.0, None])

@@ -1,7 +1,7 @@
 """The embedded default Tiled server: ``tiled serve config`` in a child process.
 
 :class:`LocalTiled` runs a Tiled server for one machine: a persistent SQLite
-catalog with DuckDB tables and array files in ``directory``, the directories
+catalog with SQLite event tables and array files in ``directory``, the directories
 where cameras write frames registered as readable storage (TiledWriter links the
 frame files, it does not copy them), and single-user API key authentication,
 listening on 127.0.0.1 only.
@@ -31,7 +31,8 @@ them out, so a directory the demo filled can be served as it is:
 ``api_key``         the single-user API key, made once, 0600, reused on restart
 ``config.yml``      the generated Tiled configuration (no key), 0600
 ``catalog.db``      the SQLite catalog: every run ever written
-``storage.duckdb``  event tables written through Tiled
+``storage.sqlite``  event tables written through Tiled
+``storage.duckdb``  event tables of runs written before 0.2 (read only, if present)
 ``data/``           arrays written through Tiled
 ``server.log``      the server's output (access log included), 0600
 ``server.json``     pid and URI of the running server (no key), 0600
@@ -110,13 +111,16 @@ KEY_FILE = "api_key"
 CONFIG_FILE = "config.yml"
 CATALOG_FILE = "catalog.db"
 DATA_DIRECTORY = "data"
-TABLES_FILE = "storage.duckdb"
+TABLES_FILE = "storage.sqlite"
+DUCKDB_TABLES_FILE = "storage.duckdb"
+"""Where event tables went before SQLite (read, and appended to, where it exists)."""
 CATALOG_SCHEMES = ("postgresql://", "postgresql+asyncpg://", "sqlite:///", "sqlite+aiosqlite:///")
 """The catalog URIs :class:`LocalTiled` accepts besides its own SQLite file."""
 LOG_FILE = "server.log"
 STATE_FILE = "server.json"
 LOCK_FILE = ".server.lock"
 
+_ONE_TABLES_CONNECTION = {"storage_pool_size": 1, "storage_max_overflow": 0}
 _PORT_ATTEMPTS = 3
 _LOG_TAIL_LINES = 20
 _PARENT_VARIABLE = "BLUESKY_TIMELAPSE_TILED_PARENT"
@@ -493,11 +497,12 @@ class LocalTiled:
                     str(self.directory / DATA_DIRECTORY),
                     self._tables_uri(),
                 ],
-                "readable_storage": storage,
+                "readable_storage": storage + self._old_tables_uris(),
                 "specs": [BLUESKY_RUNS_SPEC],
             },
             "media_types": {"BlueskyRun": {"application/json-seq": JSON_SEQ_EXPORTER}},
             "uvicorn": {"host": HOST, "port": port, "log_config": _log_config()},
+            **self._storage_pool(),
         }
         header = (
             "# Written by bluesky-timelapse on every start of the embedded Tiled server;\n"
@@ -506,20 +511,45 @@ class LocalTiled:
         return header + yaml.safe_dump(config, sort_keys=False)
 
     def _tables_uri(self) -> str:
-        """Where event tables go: the PostgreSQL catalog's database, else DuckDB here.
+        """Where event tables go: the PostgreSQL catalog's database, else SQLite here.
 
-        DuckDB takes one writer process at a time and crashed the server (SIGSEGV)
-        under three rigs writing at once; PostgreSQL takes them all.
+        Not DuckDB: Tiled shares one DuckDB connection among all the server's
+        threads, which crashed the server (SIGSEGV) under three rigs writing at once.
         """
         if self.catalog is not None and self.catalog.startswith("postgresql"):
             return self.catalog.replace("postgresql+asyncpg://", "postgresql://", 1)
-        return f"duckdb:///{self.directory / TABLES_FILE}"
+        return f"sqlite:///{self.directory / TABLES_FILE}"
+
+    def _storage_pool(self) -> dict[str, int]:
+        """Connections to the tables: one at a time for SQLite, Tiled's defaults else.
+
+        Tiled opens SQLite with no busy timeout, so two connections writing at once
+        fail with "database is locked" (HTTP 500). One pooled connection makes the
+        server's threads take turns, each for one short statement.
+        """
+        if self._tables_uri().startswith("sqlite"):
+            return dict(_ONE_TABLES_CONNECTION)
+        return {}
+
+    def _old_tables_uris(self) -> list[str]:
+        """The DuckDB tables of a directory written before SQLite, if there are any.
+
+        Runs recorded then keep their tables there (their catalog entries name the
+        file); listed as readable storage, the file gets no new tables.
+        """
+        old = self.directory / DUCKDB_TABLES_FILE
+        return [f"duckdb:///{old}"] if _has_content(old) else []
 
     def _spawn(self, port: int) -> int:
         """Start the child with its output appended to the log; return the log offset."""
         environment = {
             name: value for name, value in os.environ.items() if not name.startswith("TILED_")
         }  # Tiled lets TILED_* variables override the configuration file
+        # Tiled reads a pool setting of 0 from the configuration as "use the
+        # default", and takes the default from these variables.
+        environment.update(
+            {f"TILED_{name.upper()}": str(value) for name, value in self._storage_pool().items()}
+        )
         environment[_PARENT_VARIABLE] = str(os.getpid())
         environment[_KEY_FILE_VARIABLE] = str(self.key_file)
         command = python_command(
