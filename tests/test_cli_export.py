@@ -8,6 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import yaozarrs
+import zarr
 from bluesky import RunEngine
 from bluesky_tiled_plugins import TiledWriter
 from PIL import Image
@@ -75,6 +77,19 @@ def test_pictures_and_a_selection(
         assert np.abs(np.asarray(image) - brightest / 257).max() <= 1
     with Image.open(sheet) as image:
         assert image.width == 4 * 240
+
+
+def test_ome_zarr_of_a_time_range(
+    garden: str, data_dir: Path, tiled_client, tmp_path: Path
+) -> None:
+    frames = load(tiled_client, garden)
+    start = frames["scheduled_time"].values[3].astype("datetime64[us]").item()
+    out = tmp_path / "garden.ome.zarr"
+    assert export(data_dir, garden, str(out), "--start", f"{start.isoformat()}+00:00") == 0
+    yaozarrs.validate_zarr_store(str(out))
+    data = zarr.open_group(str(out), mode="r")["0"]
+    assert data.shape == (SLOTS - 3, 1, 48, 64)
+    assert np.array_equal(data[:, 0], frames.values[3:])
 
 
 def test_bad_arguments_exit_before_writing(

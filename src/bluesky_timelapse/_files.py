@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,8 +100,9 @@ def atomic_write(
 def written_then_renamed(path: Path | str, *, overwrite: bool = False) -> Iterator[Path]:
     """``with written_then_renamed(path) as partial:`` write ``partial``; it becomes ``path``.
 
-    For files too large to hold in memory (a video): the block writes the temporary
-    file ``.<name>.<random hex>.tmp<suffix>`` beside ``path`` (the suffix kept, for
+    For files too large to hold in memory (a video) and directory stores (Zarr): the
+    block writes the temporary file or directory ``.<name>.<random hex>.tmp<suffix>``
+    beside ``path`` (the suffix kept, for
     libraries that pick a format from it). When the block ends normally the file is
     fsynced and renamed to ``path``, and the directory fsynced; when it raises, the
     temporary file is removed and ``path`` is as it was. Mode: as the umask gives.
@@ -123,7 +125,10 @@ def written_then_renamed(path: Path | str, *, overwrite: bool = False) -> Iterat
         elif not _rename_no_replace(partial, path):
             raise FileExistsError(f"{str(path)!r} appeared meanwhile; it is never replaced")
     finally:
-        partial.unlink(missing_ok=True)
+        if partial.is_dir():  # a directory store (Zarr)
+            shutil.rmtree(partial)
+        else:
+            partial.unlink(missing_ok=True)
     fsync_directory(path.parent)
 
 

@@ -22,8 +22,8 @@ def add_export(commands: Any) -> None:
         help="a video, contact sheet, keogram or star trails of a timelapse, from Tiled",
         description=(
             "Read a timelapse back from Tiled and write OUT: a video (.mp4 H.264, .webm "
-            "VP9) or, for .png, a contact sheet (--sheet), a keogram (--keogram) or star "
-            "trails (--startrails). Frames stream from Tiled a batch at a time; OUT "
+            "VP9), an OME-Zarr image (.ome.zarr) or, for .png, a contact sheet (--sheet), "
+            "a keogram (--keogram) or star trails (--startrails). Frames stream from Tiled a batch at a time; OUT "
             "appears only when complete. Tiled: the embedded server of the data "
             "directory (started if need be), or --tiled-uri with $TILED_API_KEY."
         ),
@@ -72,7 +72,15 @@ def add_export(commands: Any) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from ..products import Tone, contact_sheet, keogram, select, star_trails, write_video
+    from ..products import (
+        Tone,
+        contact_sheet,
+        keogram,
+        select,
+        star_trails,
+        write_ome_zarr,
+        write_video,
+    )
     from ..session import choose_tiled
     from ..tiled import load, tiled_settings
 
@@ -119,6 +127,8 @@ def _run_export(args: argparse.Namespace) -> int:
             keogram(frames, args.out, column=args.column, row=args.row, **common)
         elif picture == "startrails":
             star_trails(frames, args.out, **common)
+        elif args.out.name.endswith(".ome.zarr"):
+            write_ome_zarr(frames, args.out, **common)
         else:
             write_video(
                 frames,

@@ -1,4 +1,4 @@
-"""What a timelapse becomes: videos, a contact sheet, a keogram, star trails.
+"""What a timelapse becomes: videos, a contact sheet, a keogram, star trails, OME-Zarr.
 
 Every product takes what :func:`bluesky_timelapse.tiled.load` returns, so it works
 against the embedded Tiled server and a facility's alike, reads the frames a batch
@@ -15,11 +15,13 @@ bar and writes its file under a temporary name renamed when complete::
 """
 
 from ._frames import Frame, select, stream
+from ._ome_zarr import ATTRIBUTES_KEY, write_ome_zarr
 from ._pictures import contact_sheet, keogram, star_trails
 from ._tone import Tone, ToneMap
 from ._video import VIDEO_CODECS, write_video
 
 __all__ = [
+    "ATTRIBUTES_KEY",
     "VIDEO_CODECS",
     "Frame",
     "Tone",
@@ -29,5 +31,6 @@ __all__ = [
     "select",
     "star_trails",
     "stream",
+    "write_ome_zarr",
     "write_video",
 ]
