@@ -54,6 +54,14 @@ def test_the_tutorial_runs_in_a_kernel_and_shows_progress_preview_and_frames(tmp
     (load_cell,) = [cell for cell in notebook.cells if "frames = load(" in cell.source]
     (array,) = [o for o in load_cell.outputs if o.output_type == "execute_result"]
     assert "slot: 8" in array["data"]["text/plain"]
+    # the video plays in its cell, embedded; the contact sheet is a picture
+    (video_cell,) = [cell for cell in notebook.cells if "inline(video)" in cell.source]
+    (video,) = [o for o in video_cell.outputs if o.output_type == "execute_result"]
+    html = video["data"]["text/html"]
+    assert "<video" in html and 'src="data:video/mp4;base64,' in html
+    (sheet_cell,) = [cell for cell in notebook.cells if "inline(contact_sheet(" in cell.source]
+    (sheet,) = [o for o in sheet_cell.outputs if o.output_type == "execute_result"]
+    assert sheet["data"]["image/png"]
 
 
 SETUP = """

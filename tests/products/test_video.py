@@ -101,3 +101,15 @@ def test_bad_options_fail_before_anything_is_written(
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         write_video(gray_levels(2), tmp_path / name, progress=False, **options)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_inline_shows_a_video_embedded_and_refuses_other_files(tmp_path: Path) -> None:
+    from bluesky_timelapse.products import inline
+
+    video = write_video(gray_levels(3), tmp_path / "t.mp4", progress=False)
+    html = inline(video, width=320)._repr_html_()
+    assert "<video" in html and 'width="320"' in html and "data:video/mp4;base64," in html
+    with pytest.raises(ValueError, match=r"cannot be shown inline; allowed: \.mp4, \.webm, \.png"):
+        inline(tmp_path / "t.gif")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        inline(tmp_path / "missing.png")

@@ -12,9 +12,11 @@ bar and writes its file under a temporary name renamed when complete::
     frames = load(client, "garden-1")
     write_video(frames, "garden.mp4", duration=20, label="{time:%d %b %H:%M}")
     contact_sheet(select(frames, every=6), "garden.png")
+    inline("garden.mp4")  # in a notebook: the video plays in the cell
 """
 
 from ._frames import Frame, select, stream
+from ._inline import inline
 from ._ome_zarr import ATTRIBUTES_KEY, write_ome_zarr
 from ._pictures import contact_sheet, keogram, star_trails
 from ._tone import Tone, ToneMap
@@ -27,6 +29,7 @@ __all__ = [
     "Tone",
     "ToneMap",
     "contact_sheet",
+    "inline",
     "keogram",
     "select",
     "star_trails",
