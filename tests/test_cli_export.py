@@ -79,6 +79,14 @@ def test_pictures_and_a_selection(
         assert image.width == 4 * 240
 
 
+def test_a_gif_within_a_size_limit(garden: str, data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "garden.gif"
+    assert export(data_dir, garden, str(out), "--width", "32", "--max-bytes", "100000") == 0
+    with Image.open(out) as gif:
+        assert (gif.n_frames, gif.size, gif.info["duration"]) == (SLOTS, (32, 24), 100)
+    assert out.stat().st_size <= 100_000
+
+
 def test_ome_zarr_of_a_time_range(
     garden: str, data_dir: Path, tiled_client, tmp_path: Path
 ) -> None:

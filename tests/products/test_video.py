@@ -113,3 +113,44 @@ def test_inline_shows_a_video_embedded_and_refuses_other_files(tmp_path: Path) -
         inline(tmp_path / "t.gif")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         inline(tmp_path / "missing.png")
+
+
+def test_gif_loops_every_frame_with_one_palette(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from bluesky_timelapse.products import write_gif
+
+    path = write_gif(
+        gray_levels(12), tmp_path / "t.gif", fps=5, tone=Tone(0, 11_000), progress=False
+    )
+    with Image.open(path) as gif:
+        assert (gif.n_frames, gif.size, gif.info["duration"], gif.info["loop"]) == (
+            12,
+            (47, 31),
+            200,
+            0,
+        )
+        means = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            means.append(np.asarray(gif.convert("L")).mean())
+    assert np.allclose(means, np.arange(12) * 255 / 11, atol=1.5)
+
+
+def test_gif_in_colour_is_scaled_down_to_its_size_limit(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from bluesky_timelapse.products import write_gif
+
+    rng = np.random.default_rng(7)
+    noisy = timelapse_array(rng.integers(0, 255, (6, 120, 160, 3), dtype=np.uint8))
+    big = write_gif(noisy, tmp_path / "big.gif", progress=False)
+    limit = big.stat().st_size // 3
+    small = write_gif(noisy, tmp_path / "small.gif", max_bytes=limit, progress=False)
+    assert small.stat().st_size <= limit
+    with Image.open(small) as gif:
+        assert gif.size[0] < 160 and gif.n_frames == 6 and gif.mode == "P"
+    with pytest.raises(ValueError, match="max_bytes 10 is not met"):
+        write_gif(noisy, tmp_path / "tiny.gif", max_bytes=10, progress=False)
+    assert not (tmp_path / "tiny.gif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.gif", "small.gif"]

@@ -22,7 +22,7 @@ def add_export(commands: Any) -> None:
         help="a video, contact sheet, keogram or star trails of a timelapse, from Tiled",
         description=(
             "Read a timelapse back from Tiled and write OUT: a video (.mp4 H.264, .webm "
-            "VP9), an OME-Zarr image (.ome.zarr) or, for .png, a contact sheet (--sheet), "
+            "VP9), an animated .gif, an OME-Zarr image (.ome.zarr) or, for .png, a contact sheet (--sheet), "
             "a keogram (--keogram) or star trails (--startrails). Frames stream from Tiled a batch at a time; OUT "
             "appears only when complete. Tiled: the embedded server of the data "
             "directory (started if need be), or --tiled-uri with $TILED_API_KEY."
@@ -40,6 +40,8 @@ def add_export(commands: Any) -> None:
     rate = export.add_mutually_exclusive_group()
     rate.add_argument("--fps", type=positive_float, help="video frames per second (default 24)")
     rate.add_argument("--duration", type=positive_float, help="video length in seconds")
+    export.add_argument("--width", type=positive_int, help="GIF width in pixels")
+    export.add_argument("--max-bytes", type=positive_int, help="GIF size limit (scaled down)")
     export.add_argument("--label", help='text burned into each video frame, e.g. "{time:%%H:%%M}"')
     export.add_argument("--time-zone", default="UTC", help="zone of the times shown (IANA name)")
     export.add_argument("--slots", type=_slot_range, help="slot indices A:B (B excluded)")
@@ -78,6 +80,7 @@ def _run_export(args: argparse.Namespace) -> int:
         keogram,
         select,
         star_trails,
+        write_gif,
         write_ome_zarr,
         write_video,
     )
@@ -129,6 +132,18 @@ def _run_export(args: argparse.Namespace) -> int:
             star_trails(frames, args.out, **common)
         elif args.out.name.endswith(".ome.zarr"):
             write_ome_zarr(frames, args.out, **common)
+        elif suffix == ".gif":
+            write_gif(
+                frames,
+                args.out,
+                fps=args.fps or 10.0,
+                duration=args.duration,
+                width=args.width,
+                max_bytes=args.max_bytes,
+                label=args.label,
+                time_zone=args.time_zone,
+                **common,
+            )
         else:
             write_video(
                 frames,

@@ -1,4 +1,4 @@
-"""What a timelapse becomes: videos, a contact sheet, a keogram, star trails, OME-Zarr.
+"""What a timelapse becomes: videos, GIFs, a contact sheet, a keogram, star trails, OME-Zarr.
 
 Every product takes what :func:`bluesky_timelapse.tiled.load` returns, so it works
 against the embedded Tiled server and a facility's alike, reads the frames a batch
@@ -16,6 +16,7 @@ bar and writes its file under a temporary name renamed when complete::
 """
 
 from ._frames import Frame, select, stream
+from ._gif import write_gif
 from ._inline import inline
 from ._ome_zarr import ATTRIBUTES_KEY, write_ome_zarr
 from ._pictures import contact_sheet, keogram, star_trails
@@ -34,6 +35,7 @@ __all__ = [
     "select",
     "star_trails",
     "stream",
+    "write_gif",
     "write_ome_zarr",
     "write_video",
 ]
