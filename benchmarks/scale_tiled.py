@@ -32,6 +32,11 @@ Then, on the ``indexed`` timelapse (the same runs, the same server):
   core), the same with a pool of ``--workers`` threads (``dask.config``
   ``num_workers``), and the index's array (many frames per request).
 
+``--index-only N`` measures instead the index side alone at N slots in a minute:
+an index node written directly (N rows in one append, N frames in one array,
+as the sink would have written them; no runs), then ``load()`` from it and
+reading ``--frames`` frames. (Today's path needs the N runs themselves.)
+
 Target: reading 1,000 frames at >= 10x the frames/s of one request per frame;
 ``load()`` of a 10k-slot timelapse <= 3 s. Misses are marked ``<``.
 
@@ -56,13 +61,23 @@ import dask
 import h5py
 import numpy as np
 import psutil
+import pyarrow
 from bluesky_tiled_plugins import TiledWriter
 from event_model import compose_run
+from tiled.structures.core import Spec
 
 from bluesky_timelapse.callbacks import TiledSink
-from bluesky_timelapse.specs import AD_HDF5, HDF5_DATASET, SPEC_TO_MIMETYPE
+from bluesky_timelapse.callbacks._slot_index import SCHEMA
+from bluesky_timelapse.specs import (
+    AD_HDF5,
+    HDF5_DATASET,
+    SPEC_TO_MIMETYPE,
+    TIMELAPSE_SPEC,
+    TIMELAPSE_SPEC_VERSION,
+)
 from bluesky_timelapse.tiled import LocalTiled, load
 from bluesky_timelapse.tiled import _load as load_module
+from bluesky_timelapse.tiled._index import INDEX_KEY, SLOTS_KEY
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import aligned, package_version
@@ -155,6 +170,63 @@ def ingest(
     return (server_cpu(server) - cpu) / runs, (time.perf_counter() - wall) / runs
 
 
+def write_index_only(client: Any, timelapse_id: str, slots: int, shape: tuple[int, int]) -> None:
+    """An index node of ``slots`` slots as TiledSink writes it, in three requests, no runs."""
+    node = client.create_container(key=INDEX_KEY).create_container(
+        key=timelapse_id,
+        metadata={"timelapse_id": timelapse_id, "start": {"plan_name": "count"}},
+        specs=[Spec(TIMELAPSE_SPEC, version=TIMELAPSE_SPEC_VERSION)],
+    )
+    frames = np.broadcast_to(
+        (np.arange(slots) % 65536).astype("uint16")[:, None, None], (slots, *shape)
+    )
+    node.create_container(key="primary").write_array(np.ascontiguousarray(frames), key="cam_image")
+    rows = []
+    for slot in range(slots):
+        due = FIRST_SLOT + slot * INTERVAL
+        rows.append(
+            {
+                "slot_index": slot,
+                "run_uid": f"{slot:08d}-0000-4000-8000-000000000000",
+                "time": due.timestamp() + 0.01,
+                "scheduled_timestamp": due.timestamp(),
+                "scheduled_time": due.isoformat(),
+                "lateness": 0.01,
+                "exit_status": "success",
+                "num_events": '{"primary": 1}',
+                "frame_rows": f'{{"primary/cam_image": {slot}}}',
+                "frame_shapes": f'{{"primary/cam_image": [{shape[0]}, {shape[1]}]}}',
+            }
+        )
+    table = node.create_appendable_table(SCHEMA, key=SLOTS_KEY)
+    table.append_partition(0, pyarrow.Table.from_pylist(rows, schema=SCHEMA))
+
+
+def index_only(slots: int, frames_read: int, shape: tuple[int, int], tmpdir: Path | None) -> None:
+    with tempfile.TemporaryDirectory(dir=tmpdir) as tmp, LocalTiled(Path(tmp) / "tiled") as server:
+        client = server.client()
+        print(f"index only: writing {slots} slots", file=sys.stderr)
+        write_index_only(client, "synthetic", slots, shape)
+        load_s, frames = timed(lambda: load(client, "synthetic"))
+        assert frames.shape == (slots, *shape)
+        read_s, values = timed(lambda: frames.isel(slot=slice(0, frames_read)).values)
+        assert (values[:, 0, 0] == np.arange(frames_read) % 65536).all()
+    print(f"# scale_tiled --index-only: {slots} slots, frames {shape[0]}x{shape[1]} uint16")
+    mark = " <" if slots >= 10_000 and load_s > 3 else ""
+    table = [("index only", "slots", "load() s", "frames", "read s", "frames/s")]
+    table.append(
+        (
+            "new: the index",
+            str(slots),
+            f"{load_s:.2f}{mark}",
+            str(frames_read),
+            f"{read_s:.2f}",
+            f"{frames_read / read_s:.0f}",
+        )
+    )
+    print("\n".join(aligned(table, 1)))
+
+
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = function()
@@ -170,10 +242,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="frames are size x size uint16")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--tmpdir", type=Path, default=None)
+    parser.add_argument("--index-only", type=int, default=None, metavar="N")
     args = parser.parse_args()
     runs = 10_000 if args.large else args.runs
-    frames_read = min(args.frames, runs)
     shape = (args.size, args.size)
+    if args.index_only is not None:
+        index_only(args.index_only, min(args.frames, args.index_only), shape, args.tmpdir)
+        return
+    frames_read = min(args.frames, runs)
 
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
         root = Path(tmp)

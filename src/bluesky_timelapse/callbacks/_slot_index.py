@@ -37,7 +37,8 @@ from ..tiled._index import COLUMNS, INDEX_KEY, PER_RUN_KEYS, SLOTS_KEY, child, f
 
 logger = logging.getLogger("bluesky_timelapse.callbacks")
 
-_SCHEMA = pyarrow.schema([(name, getattr(pyarrow, kind)()) for name, kind in COLUMNS.items()])
+SCHEMA = pyarrow.schema([(name, getattr(pyarrow, kind)()) for name, kind in COLUMNS.items()])
+"""The Arrow schema of the ``slots`` table."""
 
 
 @dataclass
@@ -163,9 +164,9 @@ class SlotIndexWriter:
             timelapse.table = _get_or_create(
                 timelapse.node,
                 SLOTS_KEY,
-                lambda: timelapse.node.create_appendable_table(_SCHEMA, key=SLOTS_KEY),
+                lambda: timelapse.node.create_appendable_table(SCHEMA, key=SLOTS_KEY),
             )
-        timelapse.table.append_partition(0, pyarrow.Table.from_pylist([row], schema=_SCHEMA))
+        timelapse.table.append_partition(0, pyarrow.Table.from_pylist([row], schema=SCHEMA))
         timelapse.slots.add(slot)
 
     def _open(self, client: Any, timelapse_id: str, start: Mapping[str, Any]) -> _Timelapse:
