@@ -67,7 +67,6 @@ from event_model import compose_run
 from tiled.structures.core import Spec
 
 from bluesky_timelapse.callbacks import TiledSink
-from bluesky_timelapse.callbacks._slot_index import SCHEMA
 from bluesky_timelapse.specs import (
     AD_HDF5,
     HDF5_DATASET,
@@ -77,7 +76,7 @@ from bluesky_timelapse.specs import (
 )
 from bluesky_timelapse.tiled import LocalTiled, load
 from bluesky_timelapse.tiled import _load as load_module
-from bluesky_timelapse.tiled._index import INDEX_KEY, SLOTS_KEY
+from bluesky_timelapse.tiled._index import INDEX_KEY, SCHEMA, SLOTS_KEY
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import aligned, package_version

@@ -1,8 +1,10 @@
 """The index of a timelapse in Tiled: written by TiledSink, read by load() (tiled/_index.py)."""
 
+import contextlib
 import importlib.util
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +30,22 @@ BENCHMARK = Path(__file__).parents[2] / "benchmarks" / "scale_tiled.py"
 
 def node(parent: Container, *path: str):
     return Container.__getitem__(parent, path)
+
+
+@contextlib.contextmanager
+def requests_of(client: Container) -> Iterator[list[str]]:
+    """The URLs ``client`` requests inside the block."""
+    urls: list[str] = []
+    hooks = client.context.http_client.event_hooks["request"]
+
+    def note(request: httpx.Request) -> None:
+        urls.append(str(request.url))
+
+    hooks.append(note)
+    try:
+        yield urls
+    finally:
+        hooks.remove(note)
 
 
 def acquire(data_root: Path, store: Path, timelapse_id: str) -> Documents:
@@ -111,21 +129,12 @@ def test_load_reads_the_same_array_with_the_index_and_without(catalogs):
 
 def test_load_reads_an_indexed_timelapse_in_a_few_requests(catalogs):
     _, _, indexed = catalogs
-    urls: list[str] = []
-    hooks = indexed.context.http_client.event_hooks["request"]
-
-    def note(request: httpx.Request) -> None:
-        urls.append(str(request.url))
-
-    hooks.append(note)
-    try:
+    with requests_of(indexed) as urls:
         frames = load(indexed, "indexed")
         opened = len(urls)
         frames.values  # noqa: B018
         single = len(urls)
         frames[2, 3, 4].values  # noqa: B018
-    finally:
-        hooks.remove(note)
     assert opened <= 4  # the index node, its table, the frames' array
     assert not [url for url in urls[:opened] if "/array/" in url]
     (every_frame,) = urls[opened:single]  # four frames in one request
@@ -136,7 +145,11 @@ def test_load_reads_an_indexed_timelapse_in_a_few_requests(catalogs):
 
 def test_catalog_timelapses_reads_the_same_from_the_index(catalogs):
     _, plain, indexed = catalogs
-    assert catalog_timelapses(indexed) == catalog_timelapses(plain)
+    with requests_of(indexed) as urls:
+        listed = catalog_timelapses(indexed)
+    assert listed == catalog_timelapses(plain)
+    assert listed[0]["runs"] == SLOTS and listed[0]["succeeded"] == SLOTS - 1
+    assert not [url for url in urls if "scheduled_timestamp" in url]  # no sorted search
 
 
 def test_a_run_replayed_after_a_crash_leaves_one_row_per_slot(catalogs, tmp_path):

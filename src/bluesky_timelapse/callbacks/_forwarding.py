@@ -25,9 +25,8 @@ from typing import Any, Protocol
 import httpx
 
 from .._files import make_private_directory
-from ..tiled import TiledAuthenticationError
+from ..tiled import RunDocuments, SlotIndexWriter, TiledAuthenticationError
 from ._journal import JournalReader
-from ._slot_index import RunDocuments, SlotIndexWriter
 from ._tiled_batches import FlushableTiledWriter
 
 logger = logging.getLogger("bluesky_timelapse.callbacks")

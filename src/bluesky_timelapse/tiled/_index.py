@@ -12,7 +12,7 @@ holding
 
 Its metadata is ``{"timelapse_id": ..., "start": ...}``: the start document of
 the timelapse's first run without its per-run keys. This module names that
-layout and reads it; the sink's forwarder writes it.
+layout and reads it; :mod:`._index_writer` writes it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow
 from tiled.client.container import Container
 
 from ..specs import TIMELAPSE_SPEC
+
+__all__ = ["SlotIndex", "read_slot_index"]
 
 INDEX_KEY = "timelapses"
 """The container, beside the runs, that holds one index node per timelapse."""
@@ -50,6 +53,9 @@ the run has none; ``exit_status`` is the stop document's; ``num_events``,
 ``frame_rows`` (``"<stream>/<field>"`` -> row of the timelapse's array) and
 ``frame_shapes`` (``"<stream>/<field>"`` -> the frame shape of the run's data key)
 are JSON objects."""
+
+SCHEMA = pyarrow.schema([(name, getattr(pyarrow, kind)()) for name, kind in COLUMNS.items()])
+"""The Arrow schema of ``slots``."""
 
 PER_RUN_KEYS = frozenset(
     {"uid", "time", "scan_id", "timelapse_id", "slot_index", "scheduled_time"}

@@ -205,10 +205,11 @@ def load(
 def catalog_timelapses(client: Any) -> list[TiledTimelapse]:
     """Describe the timelapses in a Tiled container, earliest first.
 
-    Only metadata is read: ``distinct`` counts per timelapse id and outcome, and
-    a one-run page sorted by slot time for the first and last slot. A server that
-    does not support ``distinct`` is answered by paging through the runs'
-    metadata instead.
+    Only metadata is read: ``distinct`` counts per timelapse id, then for a
+    timelapse with an index (written by TiledSink) its table of slots, for the
+    others ``distinct`` counts per outcome and a one-run page sorted by slot time
+    for the first and last slot. A server that does not support ``distinct`` is
+    answered by paging through the runs' metadata instead.
 
     Parameters
     ----------
@@ -225,7 +226,10 @@ def catalog_timelapses(client: Any) -> list[TiledTimelapse]:
     except _DistinctUnsupported:
         timelapses = _list_by_paging(client)
     else:
-        timelapses = [_describe_timelapse(client, tid, runs) for tid, runs in found.items()]
+        timelapses = [
+            _describe_from_index(client, tid, runs) or _describe_timelapse(client, tid, runs)
+            for tid, runs in found.items()
+        ]
     return sorted(timelapses, key=_earliest_first)
 
 
@@ -506,6 +510,23 @@ def _describe_timelapse(client: Any, timelapse_id: str, runs: int) -> TiledTimel
     }
 
 
+def _describe_from_index(client: Any, timelapse_id: str, runs: int) -> TiledTimelapse | None:
+    """The description from the timelapse's index; None if it has none."""
+    index = read_slot_index(client, timelapse_id)
+    if index is None or not index.rows:
+        return None
+    timed = [row for row in index.rows if not np.isnan(row["scheduled_timestamp"])]
+    first = min(timed, key=lambda row: row["scheduled_timestamp"], default=None)
+    last = max(timed, key=lambda row: row["scheduled_timestamp"], default=None)
+    return {
+        "timelapse_id": timelapse_id,
+        "first_scheduled_time": None if first is None else _slot_time(first),
+        "last_scheduled_time": None if last is None else _slot_time(last),
+        "runs": runs,
+        "succeeded": sum(row["exit_status"] == "success" for row in index.rows),
+    }
+
+
 def _list_by_paging(client: Any) -> list[TiledTimelapse]:
     """The same description as :func:`catalog_timelapses`, from every run's metadata."""
     found: dict[str, TiledTimelapse] = {}
@@ -535,7 +556,7 @@ def _list_by_paging(client: Any) -> list[TiledTimelapse]:
 
 
 def _slot_time(start: Mapping[str, Any]) -> datetime | None:
-    if start.get("scheduled_time") is not None:
+    if start.get("scheduled_time"):
         return datetime.fromisoformat(start["scheduled_time"]).astimezone(UTC)
     if start.get("scheduled_timestamp") is not None:
         return datetime.fromtimestamp(start["scheduled_timestamp"], UTC)

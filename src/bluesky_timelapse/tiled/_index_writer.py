@@ -1,10 +1,10 @@
 """Writing a timelapse's index in Tiled, one row per slot, as its runs are forwarded.
 
-The :class:`~._forwarding.Forwarder` feeds each run's documents to a
+TiledSink's forwarder (:class:`~bluesky_timelapse.callbacks._forwarding.Forwarder`) feeds each run's documents to a
 :class:`RunDocuments` as it sends them, and once the run's stop document is in
 Tiled asks a :class:`SlotIndexWriter` to record the slot: its frames are appended
 to the timelapse's arrays, then its row to the ``slots`` table (the layout is
-:mod:`bluesky_timelapse.tiled._index`'s). If that fails, the forwarding of the run
+:mod:`._index`'s). If that fails, the forwarding of the run
 fails and the run is sent again whole, so the row is written by the same
 forwarding that writes the run, in the same order.
 
@@ -33,12 +33,11 @@ from tiled.structures.core import Spec
 
 from ..specs import TIMELAPSE_SPEC, TIMELAPSE_SPEC_VERSION
 from ..storage import frame_index, read_frame
-from ..tiled._index import COLUMNS, INDEX_KEY, PER_RUN_KEYS, SLOTS_KEY, child, frame_key
+from ._index import INDEX_KEY, PER_RUN_KEYS, SCHEMA, SLOTS_KEY, child, frame_key
 
-logger = logging.getLogger("bluesky_timelapse.callbacks")
+__all__ = ["RunDocuments", "SlotIndexWriter"]
 
-SCHEMA = pyarrow.schema([(name, getattr(pyarrow, kind)()) for name, kind in COLUMNS.items()])
-"""The Arrow schema of the ``slots`` table."""
+logger = logging.getLogger("bluesky_timelapse.tiled")
 
 
 @dataclass
