@@ -7,21 +7,28 @@ descriptor, an ``AD_HDF5`` Resource, a Datum, an event, a stop) are composed wit
 event_model, as :func:`slot_documents` does. They go, against one embedded
 :class:`~bluesky_timelapse.tiled.LocalTiled` server (a child process), through:
 
-today: TiledWriter
-    ``bluesky_tiled_plugins.TiledWriter`` fed the documents directly: what reaches
-    Tiled for each run, as TiledSink forwarded it before the index
-    (``--baseline-runs`` runs, timelapse ``today``).
+today: sink, no index
+    :class:`~bluesky_timelapse.callbacks.TiledSink` as it forwarded before the
+    index (``SlotIndexWriter.prepare`` and ``.record`` patched to do nothing):
+    each run only (``--baseline-runs`` runs, timelapse ``today``).
 new: sink, rows
-    :class:`~bluesky_timelapse.callbacks.TiledSink` (its forwarder in a child
-    process) with ``copy_frames=False``: each run plus its row in the timelapse's
-    index (``--baseline-runs`` runs, timelapse ``rows``).
+    TiledSink with ``copy_frames=False``: each run plus its row in the
+    timelapse's index (``--baseline-runs`` runs, timelapse ``rows``).
 new: sink, rows + frames
     TiledSink with its defaults: each run, its frame appended to the timelapse's
     array, and its row (``--runs`` runs, timelapse ``indexed``; 1,000, or 10,000
     with ``--large``).
+today: sink, no index, after
+    The first peer again (timelapse ``today-after``), into the catalog that now
+    holds all the runs above: how the catalog's size alone changes a run's cost.
+
+Every sink forwards on a thread (``forward_in="thread"``), so that the first
+peer can be patched; the server's cost is the same as from a forwarding process.
 
 For each, the server's CPU time (process and children, from psutil) from the
-first document to the end of ``flush()``, per run.
+first document until all runs are in Tiled, per run, overall and over the last
+100 runs (the runs go in 100 at a time, each hundred flushed: a cost per run
+that grew with the slots already taken would show there).
 
 Then, on the ``indexed`` timelapse (the same runs, the same server):
 
@@ -49,6 +56,7 @@ Progress goes to stderr, the table to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -62,7 +70,6 @@ import h5py
 import numpy as np
 import psutil
 import pyarrow
-from bluesky_tiled_plugins import TiledWriter
 from event_model import compose_run
 from tiled.structures.core import Spec
 
@@ -70,11 +77,10 @@ from bluesky_timelapse.callbacks import TiledSink
 from bluesky_timelapse.specs import (
     AD_HDF5,
     HDF5_DATASET,
-    SPEC_TO_MIMETYPE,
     TIMELAPSE_SPEC,
     TIMELAPSE_SPEC_VERSION,
 )
-from bluesky_timelapse.tiled import LocalTiled, load
+from bluesky_timelapse.tiled import LocalTiled, SlotIndexWriter, load
 from bluesky_timelapse.tiled import _load as load_module
 from bluesky_timelapse.tiled._index import INDEX_KEY, SCHEMA, SLOTS_KEY
 
@@ -157,16 +163,26 @@ def ingest(
     runs: int,
     frames: Path,
     shape: tuple[int, int],
-) -> tuple[float, float]:
-    """Send ``runs`` slot runs; (server CPU s per run, wall s per run)."""
-    cpu, wall = server_cpu(server), time.perf_counter()
+) -> tuple[float, float, float]:
+    """Send ``runs`` slot runs, ``finish()`` every 100; server CPU s/run overall and in
+    the last 100, and wall s/run."""
+    start_cpu, wall = server_cpu(server), time.perf_counter()
+    last = start_cpu
     for slot in range(runs):
         for name, doc in slot_documents(timelapse_id, slot, frames, shape=shape):
             send(name, doc)
-        if slot % 100 == 99:
-            print(f"  {timelapse_id}: {slot + 1} runs sent", file=sys.stderr)
-    finish()
-    return (server_cpu(server) - cpu) / runs, (time.perf_counter() - wall) / runs
+        if slot % 100 == 99 or slot == runs - 1:
+            finish()
+            if slot < runs - 1:
+                last = server_cpu(server)
+            print(f"  {timelapse_id}: {slot + 1} runs in Tiled", file=sys.stderr)
+    end_cpu = server_cpu(server)
+    last_runs = runs - (runs - 1) // 100 * 100
+    return (
+        (end_cpu - start_cpu) / runs,
+        (end_cpu - last) / last_runs,
+        (time.perf_counter() - wall) / runs,
+    )
 
 
 def write_index_only(client: Any, timelapse_id: str, slots: int, shape: tuple[int, int]) -> None:
@@ -226,6 +242,17 @@ def index_only(slots: int, frames_read: int, shape: tuple[int, int], tmpdir: Pat
     print("\n".join(aligned(table, 1)))
 
 
+@contextlib.contextmanager
+def without_index() -> Iterator[None]:
+    """TiledSink's forwarding as it was before the index: the index writer does nothing."""
+    saved = SlotIndexWriter.prepare, SlotIndexWriter.record
+    SlotIndexWriter.prepare = SlotIndexWriter.record = lambda *args: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SlotIndexWriter.prepare, SlotIndexWriter.record = saved  # type: ignore[method-assign]
+
+
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = function()
@@ -257,32 +284,25 @@ def main() -> None:
         with LocalTiled(root / "tiled", readable_storage=[frames]) as server:
             client = server.client()
             ingest_rows = []
-
-            writer = TiledWriter(client, spec_to_mimetype=SPEC_TO_MIMETYPE)
-            print("ingest: today (TiledWriter)", file=sys.stderr)
-            per_run = ingest(
-                server, writer, lambda: None, "today", args.baseline_runs, frames, shape
-            )
-            ingest_rows.append(("today: TiledWriter", args.baseline_runs, *per_run))
-
-            for label, timelapse_id, count, options in (
+            peers = (
+                ("today: sink, no index", "today", args.baseline_runs, {}),
                 ("new: sink, rows", "rows", args.baseline_runs, {"copy_frames": False}),
                 ("new: sink, rows + frames", "indexed", runs, {}),
-            ):
+                ("today: sink, no index, after", "today-after", args.baseline_runs, {}),
+            )
+            for label, timelapse_id, count, options in peers:
                 print(f"ingest: {label}", file=sys.stderr)
-                sink = TiledSink(root / f"journal-{timelapse_id}", server.target, **options)
-                try:
-                    per_run = ingest(
-                        server,
-                        sink,
-                        lambda sink=sink: sink.flush(),
-                        timelapse_id,
-                        count,
-                        frames,
-                        shape,
+                with contextlib.ExitStack() as stack:
+                    if label.startswith("today"):
+                        stack.enter_context(without_index())
+                    sink = TiledSink(
+                        root / f"journal-{timelapse_id}",
+                        client,
+                        forward_in="thread",
+                        **options,
                     )
-                finally:
-                    sink.close()
+                    stack.callback(sink.close)
+                    per_run = ingest(server, sink, sink.flush, timelapse_id, count, frames, shape)
                 ingest_rows.append((label, count, *per_run))
 
             print("load()", file=sys.stderr)
@@ -315,8 +335,11 @@ def main() -> None:
         f"cores; tiled {package_version('tiled')}, bluesky-tiled-plugins "
         f"{package_version('bluesky-tiled-plugins')}"
     )
-    table = [("ingest", "runs", "server CPU s/run", "wall s/run")]
-    table += [(label, str(n), f"{cpu:.3f}", f"{wall:.3f}") for label, n, cpu, wall in ingest_rows]
+    table = [("ingest", "runs", "server CPU s/run", "last 100 runs", "wall s/run")]
+    table += [
+        (label, str(n), f"{cpu:.3f}", f"{cpu_last:.3f}", f"{wall:.3f}")
+        for label, n, cpu, cpu_last, wall in ingest_rows
+    ]
     print("\n".join(aligned(table, 1)))
     print()
     target = "" if runs < 10_000 or load_new <= 3 else " <"
