@@ -1,12 +1,12 @@
 """Writing a timelapse's index in Tiled, one row per slot, as its runs are forwarded.
 
-TiledSink's forwarder (:class:`~bluesky_timelapse.callbacks._forwarding.Forwarder`) feeds each run's documents to a
-:class:`RunDocuments` as it sends them, and once the run's stop document is in
-Tiled asks a :class:`SlotIndexWriter` to record the slot: its frames are appended
-to the timelapse's arrays, then its row to the ``slots`` table (the layout is
-:mod:`._index`'s). If that fails, the forwarding of the run
-fails and the run is sent again whole, so the row is written by the same
-forwarding that writes the run, in the same order.
+TiledSink's forwarder feeds each run's documents to a :class:`RunDocuments` as it
+sends them, and once the run's stop document is in Tiled asks a
+:class:`SlotIndexWriter` to record the slot: its frames are appended to the
+timelapse's arrays, then its row to the ``slots`` table (the layout is
+:mod:`._index`'s). If that fails, the forwarding of the run fails and the run is
+sent again whole, so the row is written by the same forwarding that writes the
+run, in the same order.
 
 Exactly once: neither an appended row nor an appended frame can be taken back
 (Tiled does not retry an append whose answer was lost), so before its first row a
@@ -42,7 +42,7 @@ logger = logging.getLogger("bluesky_timelapse.tiled")
 
 @dataclass
 class _FrameRef:
-    """Where the first frame of one image field of one stream is: a (Stream)Resource and an index."""
+    """Where a field's first frame in a stream is: a (Stream)Resource and an index."""
 
     resource: Mapping[str, Any]
     index: int
