@@ -3,6 +3,7 @@
 import contextlib
 import importlib.util
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import tiled.client.utils
 import xarray as xr
 from bluesky import RunEngine
 from bluesky_tiled_plugins import TiledWriter
+from tiled.client import from_uri
 from tiled.client.container import Container
 
 from bluesky_timelapse.callbacks import TiledSink
@@ -20,7 +23,7 @@ from bluesky_timelapse.callbacks._journal import RunJournal
 from bluesky_timelapse.plans import timelapse
 from bluesky_timelapse.schedules import every
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE, TIMELAPSE_SPEC
-from bluesky_timelapse.tiled import catalog_timelapses, load
+from bluesky_timelapse.tiled import LocalTiled, catalog_timelapses, load
 from support import Documents, FlakyCamera, only, validate
 
 SHAPE = (24, 32)
@@ -177,6 +180,51 @@ def test_a_run_replayed_after_a_crash_leaves_one_row_per_slot(catalogs, tmp_path
     assert rows["slot_index"].tolist() == list(range(SLOTS))
     xr.testing.assert_identical(load(indexed, "indexed").compute(), before)
     assert node(indexed, replayed[0]).metadata["stop"]["exit_status"] == "success"
+
+
+def test_an_outage_mid_timelapse_leaves_one_row_per_slot(
+    catalogs, data_root, tmp_path, monkeypatch
+):
+    documents, plain, _ = catalogs
+    monkeypatch.setattr(tiled.client.utils, "TILED_RETRY_ATTEMPTS", 2)
+    monkeypatch.setattr(tiled.client.utils, "TILED_RETRY_TIMEOUT", 2.0)
+    server = LocalTiled(tmp_path / "tiled", readable_storage=[data_root])
+    server.start()
+    try:
+        uri, key = server.uri, server.api_key
+        sink = TiledSink(
+            tmp_path / "journal",
+            lambda: from_uri(uri, api_key=key, trust_env=False),
+            forward_in="thread",
+            retry_initial=0.2,
+            retry_max=1.0,
+        )
+        try:
+            third = [name for name, _ in documents].index("start", 1)
+            third = [name for name, _ in documents].index("start", third + 1)
+            for name, doc in documents[:third]:
+                sink(name, doc)
+            assert sink.flush(60)
+            server.stop()
+            for name, doc in documents[third:]:
+                sink(name, doc)
+            deadline = time.monotonic() + 60
+            while sink.health().last_error is None:  # forwarding failed: Tiled is away
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            server.start()
+            assert server.uri == uri
+            assert sink.flush(120)
+        finally:
+            sink.close()
+        client = server.client()
+        rows = node(client, "timelapses", "indexed", "slots").read()
+        assert rows["slot_index"].tolist() == list(range(SLOTS))
+        xr.testing.assert_identical(
+            load(client, "indexed").compute(), load(plain, "indexed").compute()
+        )
+    finally:
+        server.stop()
 
 
 def test_the_sink_can_index_without_copying_frames(catalogs, tmp_path, tiled_client):
