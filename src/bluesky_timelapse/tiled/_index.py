@@ -105,10 +105,14 @@ def read_slot_index(client: Any, timelapse_id: str) -> SlotIndex | None:
     except KeyError:
         rows: list[dict[str, Any]] = []
     else:
-        rows = table.read().to_dict("records")
-    for row in rows:
-        for column in ("num_events", "frame_rows", "frame_shapes"):
-            row[column] = json.loads(row[column] or "{}")
+        frame = table.read()
+        columns = {name: frame[name].tolist() for name in COLUMNS}
+        for name in ("num_events", "frame_rows", "frame_shapes"):
+            columns[name] = [json.loads(text or "{}") for text in columns[name]]
+        rows = [
+            dict(zip(columns, values, strict=True))
+            for values in zip(*columns.values(), strict=True)
+        ]
     return SlotIndex(node, node.metadata.get("start") or {}, rows)
 
 

@@ -464,15 +464,12 @@ def _scheduled_timestamp(run: _Run | None) -> float | None:
 
 def _times(timestamps: Sequence[float | None]) -> np.ndarray[Any, Any]:
     """UTC datetime64[ns] from POSIX timestamps, to the microsecond (NaT for None)."""
-    return np.array(
-        [
-            _NOT_A_TIME
-            if timestamp is None
-            else np.datetime64(round(timestamp * 1_000_000), "us").astype("datetime64[ns]")
-            for timestamp in timestamps
-        ],
-        dtype="datetime64[ns]",
-    )
+    seconds = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
+    known = ~np.isnan(seconds)
+    times = np.full(len(seconds), _NOT_A_TIME, dtype="datetime64[ns]")
+    micros = np.round(seconds[known] * 1_000_000).astype(np.int64)
+    times[known] = micros.astype("datetime64[us]").astype("datetime64[ns]")
+    return times
 
 
 def _float(value: Any) -> float:
