@@ -23,7 +23,13 @@ from bluesky_timelapse.callbacks._journal import RunJournal
 from bluesky_timelapse.plans import timelapse
 from bluesky_timelapse.schedules import every
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE, TIMELAPSE_SPEC
-from bluesky_timelapse.tiled import LocalTiled, catalog_timelapses, load
+from bluesky_timelapse.tiled import (
+    LocalTiled,
+    SlotIndexWriter,
+    catalog_timelapses,
+    load,
+    read_slot_index,
+)
 from support import Documents, FlakyCamera, only, validate
 
 SHAPE = (24, 32)
@@ -236,6 +242,19 @@ def test_the_sink_can_index_without_copying_frames(catalogs, tmp_path, tiled_cli
     xr.testing.assert_identical(
         load(rows_only, "indexed").compute(), load(plain, "indexed").compute()
     )
+
+
+def test_an_index_without_a_row_yet_loads_through_the_query(catalogs, tiled_client):
+    """The first slot's run has started (its index node made), none has stopped yet."""
+    documents, plain, _ = catalogs
+    fresh = tiled_client.create_container(f"fresh-{uuid.uuid4().hex[:8]}")
+    writer = TiledWriter(fresh, spec_to_mimetype=SPEC_TO_MIMETYPE)
+    for name, doc in documents:
+        writer(name, doc)
+    SlotIndexWriter().prepare(fresh, only(documents, "start")[0])
+    index = read_slot_index(fresh, "indexed")
+    assert index is not None and index.rows == []
+    xr.testing.assert_identical(load(fresh, "indexed").compute(), load(plain, "indexed").compute())
 
 
 def test_copy_frames_must_be_a_bool(tmp_path):

@@ -53,13 +53,16 @@ class RunDocuments:
     """What the index needs of one run, gathered from its documents in order."""
 
     start: Mapping[str, Any] = field(default_factory=dict)
+    """The start document."""
     stop: Mapping[str, Any] | None = None
+    """The stop document, once it came."""
     frame_shapes: dict[str, list[int]] = field(default_factory=dict)
     """``"<stream>/<field>"`` -> the data key's shape, for the 2-D and 3-D data keys."""
     first_frames: dict[str, _FrameRef] = field(default_factory=dict)
-    _streams: dict[str, str] = field(default_factory=dict)  # descriptor uid -> stream
-    _resources: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    _datums: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """``"<stream>/<field>"`` -> where that field's first frame in the run is."""
+    _streams: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _resources: dict[str, Mapping[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _datums: dict[str, tuple[str, int]] = field(default_factory=dict, init=False, repr=False)
 
     def __call__(self, name: str, doc: Mapping[str, Any]) -> None:
         """Take the next document of the run."""

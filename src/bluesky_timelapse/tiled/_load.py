@@ -132,6 +132,8 @@ def load(
             f"missing {missing!r} is not allowed; allowed: {', '.join(get_args(Missing))}"
         )
     index = read_slot_index(client, timelapse_id)
+    if index is not None and not index.rows:
+        index = None  # its first slot is not in Tiled yet
     runs = _find_runs(client, timelapse_id) if index is None else _indexed_runs(index)
     _refuse_duplicates(timelapse_id, runs)
     with_frames = [run for run in runs if run.has_frame(stream)]
@@ -175,7 +177,9 @@ def load(
         str(getattr(client, "uri", id(client))), stream, field, frames.slots, frames.uids, dtype
     )
     frame_bytes = max(1, int(np.prod(frame_shape)) * dtype.itemsize)
-    per_chunk = max(1, min(_CHUNK_SLOTS, _CHUNK_BYTES // frame_bytes)) if frames_array else 1
+    per_chunk = (
+        max(1, min(_CHUNK_SLOTS, _CHUNK_BYTES // frame_bytes)) if frames_array is not None else 1
+    )
     data = da.from_array(
         frames,
         chunks=(per_chunk, *frame_shape),
@@ -294,11 +298,6 @@ def _indexed_runs(index: SlotIndex) -> list[_Run]:
             start["scheduled_time"] = row["scheduled_time"]
         stop = {"exit_status": row["exit_status"], "num_events": row["num_events"]}
         runs.append(_Run(row["run_uid"], start, stop, row["frame_rows"], row["frame_shapes"]))
-    if not runs:
-        raise LookupError(
-            f"timelapse {index.node.metadata.get('timelapse_id')!r} has an index in Tiled "
-            "but no slot in it yet"
-        )
     return sorted(runs, key=lambda run: run.slot)
 
 
