@@ -60,3 +60,13 @@ STREAM_MIMETYPES: Final[dict[str, str]] = {
     ZARR_ARRAY: ZARR_MIMETYPE,
 }
 """The StreamResource mimetype of each spec our writers write (ophyd-async devices)."""
+
+TIMELAPSE_SPEC: Final = "BlueskyTimelapse"
+"""The Tiled spec of a timelapse's index node, ``timelapses/<timelapse_id>``.
+
+It holds the table ``slots`` (one row per slot's run, as the sink forwarded it)
+and, under ``<stream>/<field>``, one array per camera field with every slot's
+frame; see :doc:`/tiled`."""
+
+TIMELAPSE_SPEC_VERSION: Final = "1"
+"""The version of the layout :data:`TIMELAPSE_SPEC` names."""

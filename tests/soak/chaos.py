@@ -263,7 +263,11 @@ def _check(report: SoakReport, data: Path, server: LocalTiled) -> None:
     succeeded = {record.index for record in state.slots if record.status == "succeeded"}
 
     client = server.client()
-    runs = [run for run in client.values() if run.metadata["start"].get("timelapse_id") == "soak"]
+    runs = [
+        run
+        for run in client.values()
+        if run.metadata.get("start", {}).get("timelapse_id") == "soak"  # not timelapses/
+    ]
     report.runs_in_tiled = len(runs)
     per_slot = Counter(run.metadata["start"]["slot_index"] for run in runs)
     report.duplicates = sum(n - 1 for n in per_slot.values())

@@ -61,7 +61,7 @@ class ForwarderProcess:
     settings
         The child's :class:`~._forwarding.Forwarder` settings: ``directory``, ``uri``,
         ``api_key``, ``spec_to_mimetype``, ``batch_size``, ``batch_interval``,
-        ``retry_initial``, ``retry_max`` (JSON-safe).
+        ``retry_initial``, ``retry_max``, ``copy_frames`` (JSON-safe).
     report
         Given the child's reports, on a thread of this process.
     pending_runs
@@ -261,6 +261,7 @@ def main() -> None:
         batch_interval=settings["batch_interval"],
         retry_initial=settings["retry_initial"],
         retry_max=settings["retry_max"],
+        copy_frames=settings.get("copy_frames", True),
         poll_interval=POLL_INTERVAL,
     )
     threading.Thread(

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from .._files import make_private_directory
-from ..tiled import TiledAuthenticationError
+from ..tiled import RunDocuments, SlotIndexWriter, TiledAuthenticationError
 from ._journal import JournalReader
 from ._tiled_batches import FlushableTiledWriter
 
@@ -88,7 +88,7 @@ class Forwarder:
         Returns a Tiled client; called again after every failure (connect afresh).
     report
         Told what becomes of the documents.
-    spec_to_mimetype, batch_size, batch_interval
+    spec_to_mimetype, batch_size, batch_interval, copy_frames
         As :class:`~bluesky_timelapse.callbacks.TiledSink`'s.
     retry_initial, retry_max
         Backoff between attempts after a failure (s), with jitter.
@@ -108,6 +108,7 @@ class Forwarder:
         batch_interval: float,
         retry_initial: float,
         retry_max: float,
+        copy_frames: bool = True,
         poll_interval: float = 0.5,
     ) -> None:
         self.directory = directory
@@ -120,6 +121,7 @@ class Forwarder:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.poll_interval = poll_interval
+        self._index = SlotIndexWriter(copy_frames=copy_frames)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._new_documents = threading.Event()
@@ -213,14 +215,20 @@ class Forwarder:
             client, spec_to_mimetype=self.spec_to_mimetype, batch_size=self.batch_size
         )
         reader = JournalReader(run.path)
+        documents = RunDocuments()
         fed = sent = 0  # fed to the writer; sent: also written (acknowledged) by Tiled
         flushed_at = -math.inf  # time.monotonic() of the last partial batch written
         try:
             while True:
                 for entry in reader.read():
+                    documents(entry.name, entry.doc)
+                    if entry.name == "start":
+                        self._index.prepare(client, entry.doc)
                     writer(entry.name, entry.doc)
                     fed += 1
                     if entry.name == "stop":  # TiledWriter writes what is left
+                        # The slot's index row, before the run counts as sent.
+                        self._index.record(client, documents)
                         sent = self._acknowledge(run, fed, sent)
                         return
                 # Caught up with the journal: write the partial batch, unless one was
@@ -263,6 +271,7 @@ class Forwarder:
     def _failed(self, run: _Run, error: Exception, *, first: bool) -> None:
         message = f"{type(error).__name__}: {error}"
         self._client = None  # connect afresh
+        self._index.forget()  # what Tiled holds is read again
         self._connected = False
         self._report.failed(message)
         if first and _is_transient(error):

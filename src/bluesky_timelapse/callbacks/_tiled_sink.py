@@ -117,6 +117,12 @@ class TiledSink:
         its own: the RunEngine's thread only appends.
     retry_initial, retry_max
         Backoff between forwarding attempts after a failure (s).
+    copy_frames
+        Whether the index of each timelapse (``timelapses/<timelapse_id>`` beside
+        the runs, one row per slot, see :doc:`/tiled`) also gets a copy of every
+        slot's frames, in one array per field, so that
+        :func:`~bluesky_timelapse.tiled.load` reads many frames in one request.
+        False: only the rows (frames are then read from each run, one request each).
     forward_in
         ``"process"`` (default): the forwarder runs in a child process that follows
         the journal, so this process (the RunEngine's) spends no CPU on TiledWriter,
@@ -147,6 +153,7 @@ class TiledSink:
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         forward_in: Literal["process", "thread"] = "process",
+        copy_frames: bool = True,
     ) -> None:
         if forward_in not in FORWARD_IN:
             raise ValueError(
@@ -170,6 +177,9 @@ class TiledSink:
         self.fsync_interval = fsync_interval
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        if not isinstance(copy_frames, bool):
+            raise ValueError(f"copy_frames {copy_frames!r} is invalid; allowed: True or False")
+        self.copy_frames = copy_frames
         self.directory = Path(journal_directory)
         _prepare_directory(self.directory)
         self._lock_file = FileLock(self.directory / ".lock", mode=0o600)
@@ -205,6 +215,7 @@ class TiledSink:
                     "batch_interval": self.batch_interval,
                     "retry_initial": self.retry_initial,
                     "retry_max": self.retry_max,
+                    "copy_frames": self.copy_frames,
                 },
                 report,
                 self._pending_runs,
@@ -220,6 +231,7 @@ class TiledSink:
                 batch_interval=self.batch_interval,
                 retry_initial=self.retry_initial,
                 retry_max=self.retry_max,
+                copy_frames=self.copy_frames,
             )
             self._thread = threading.Thread(
                 target=self._forwarder.run_forever, name="tiled-sink", daemon=True

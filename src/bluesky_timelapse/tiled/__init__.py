@@ -8,6 +8,9 @@
   with clear errors for an unreachable server, a refused key or a bad URI.
 - :func:`load` / :func:`catalog_timelapses`: a whole timelapse read back as one
   lazy array, and the timelapses a catalog holds.
+- :func:`read_slot_index` / :class:`SlotIndexWriter`: a timelapse's index in
+  Tiled (one row per slot, every slot's frame in one array), which
+  :class:`~bluesky_timelapse.callbacks.TiledSink` writes and :func:`load` reads.
 
 Names are imported on first use: the reading side (dask, xarray, Tiled's
 client) costs nothing to a process that only serves or forwards.
@@ -19,6 +22,8 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._connect import TiledAuthenticationError, TiledUnreachableError, connect
+    from ._index import SlotIndex, read_slot_index
+    from ._index_writer import RunDocuments, SlotIndexWriter
     from ._load import TiledTimelapse, catalog_timelapses, load
     from ._server import LocalTiled, ServerAlreadyRunning, find_local_tiled, local_tiled
     from ._target import API_KEY_VARIABLE, URI_VARIABLE, TiledTarget, tiled_settings
@@ -27,7 +32,10 @@ __all__ = [
     "API_KEY_VARIABLE",
     "URI_VARIABLE",
     "LocalTiled",
+    "RunDocuments",
     "ServerAlreadyRunning",
+    "SlotIndex",
+    "SlotIndexWriter",
     "TiledAuthenticationError",
     "TiledTarget",
     "TiledTimelapse",
@@ -37,6 +45,7 @@ __all__ = [
     "find_local_tiled",
     "load",
     "local_tiled",
+    "read_slot_index",
     "tiled_settings",
 ]
 
@@ -57,5 +66,9 @@ __getattr__, __dir__ = lazy_attributes(
         "TiledTimelapse": "._load",
         "catalog_timelapses": "._load",
         "load": "._load",
+        "SlotIndex": "._index",
+        "read_slot_index": "._index",
+        "RunDocuments": "._index_writer",
+        "SlotIndexWriter": "._index_writer",
     },
 )

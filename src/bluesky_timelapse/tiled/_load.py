@@ -2,10 +2,12 @@
 
 Every slot of a timelapse is one bluesky run whose start document carries
 ``timelapse_id`` and ``slot_index`` (see :func:`bluesky_timelapse.plans.timelapse`);
-TiledWriter stores it as the run's ``metadata["start"]``. :func:`load` finds the
-runs with one query, reads only their metadata and the structure of one frame,
-and returns a dask-backed :class:`xarray.DataArray` with one chunk per slot: a
-frame's pixels leave Tiled only when that frame is computed.
+TiledWriter stores it as the run's ``metadata["start"]``. Where TiledSink wrote
+the runs, the timelapse has an index (:mod:`._index`): one table row per slot and
+an array with every slot's frame. :func:`load` reads that table, or else finds the
+runs with one query and reads their metadata, and returns a dask-backed
+:class:`xarray.DataArray`: a frame's pixels leave Tiled only when that frame is
+computed, many frames of an indexed timelapse in one request.
 
 Examples
 --------
@@ -18,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,17 +32,20 @@ import httpx
 import numpy as np
 import xarray as xr
 from dask.base import tokenize
-from tiled.client.container import Container
 from tiled.queries import Key
+
+from ._index import PER_RUN_KEYS, SlotIndex, child, frame_key, read_slot_index
 
 __all__ = ["Missing", "TiledTimelapse", "catalog_timelapses", "load"]
 
 Missing = Literal["skip", "nan"]
 
 _TIMELAPSE_ID = "start.timelapse_id"
-_SLOT_KEYS = ("timelapse_id", "slot_index", "scheduled_time", "scheduled_timestamp", "lateness")
-_PER_RUN_KEYS = frozenset({"uid", "time", "scan_id", *_SLOT_KEYS})
 _NOT_A_TIME = np.datetime64("NaT", "ns")
+_CHUNK_BYTES = 32 * 2**20
+"""About how many bytes of frames one dask chunk of an indexed timelapse holds."""
+_CHUNK_SLOTS = 256
+"""The most slots in one dask chunk (one request when their frames are in the index)."""
 
 
 class TiledTimelapse(TypedDict):
@@ -66,11 +72,13 @@ def load(
 ) -> xr.DataArray:
     """Return a whole timelapse as one lazy array of shape ``(slot, y, x[, c])``.
 
-    Nothing but metadata is read here: the runs' start and stop documents (one
-    paged query) and the structure of one frame. Each slot is one dask chunk that
-    reads only that slot's frame from Tiled when computed, so a timelapse of
-    thousands of slots loads in a few requests and ``frames[i].values`` reads one
-    frame.
+    Nothing but metadata is read here. A timelapse that TiledSink wrote has an
+    index, ``timelapses/<timelapse_id>`` (see :doc:`/tiled`): its table of slots is
+    read (a few requests, however many slots), and the frames come from its array
+    of every slot's frame, many in one request. Otherwise the runs' start and stop
+    documents are read (one paged query) and the structure of one frame, and each
+    slot is one dask chunk that reads that slot's frame from its run. Either way
+    ``frames[i].values`` reads one frame.
 
     Parameters
     ----------
@@ -123,14 +131,25 @@ def load(
         raise ValueError(
             f"missing {missing!r} is not allowed; allowed: {', '.join(get_args(Missing))}"
         )
-    runs = _find_runs(client, timelapse_id)
+    index = read_slot_index(client, timelapse_id)
+    if index is not None and not index.rows:
+        index = None  # its first slot is not in Tiled yet
+    runs = _find_runs(client, timelapse_id) if index is None else _indexed_runs(index)
+    _refuse_duplicates(timelapse_id, runs)
     with_frames = [run for run in runs if run.has_frame(stream)]
     if not with_frames:
         outcomes = ", ".join(f"slot {run.slot}: {run.outcome(stream)}" for run in runs)
         raise ValueError(
             f"timelapse {timelapse_id!r} has no frame in stream {stream!r} ({outcomes})"
         )
-    field, frame_shape, dtype = _describe_frames(client, with_frames[0], stream, field)
+    bulk = None if index is None else _bulk_frames(index, with_frames[0], stream, field)
+    if bulk is not None:
+        field, frames_array = bulk
+        frame_shape = tuple(int(n) for n in frames_array.shape[1:])
+        dtype = np.dtype(frames_array.dtype)
+    else:
+        frames_array = None
+        field, frame_shape, dtype = _describe_frames(client, with_frames[0], stream, field)
 
     if missing == "skip":
         slots: list[tuple[int, _Run | None]] = [(run.slot, run) for run in with_frames]
@@ -146,13 +165,24 @@ def load(
         uids=[run.uid if run is not None and run.has_frame(stream) else None for _, run in slots],
         frame_shape=frame_shape,
         dtype=dtype,
+        bulk=frames_array,
+        bulk_rows=[
+            run.frame_rows.get(frame_key(stream, field))
+            if run is not None and run.has_frame(stream)
+            else None
+            for _, run in slots
+        ],
     )
     name = f"tiled-timelapse-{timelapse_id}-{field}-" + tokenize(
         str(getattr(client, "uri", id(client))), stream, field, frames.slots, frames.uids, dtype
     )
+    frame_bytes = max(1, int(np.prod(frame_shape)) * dtype.itemsize)
+    per_chunk = (
+        max(1, min(_CHUNK_SLOTS, _CHUNK_BYTES // frame_bytes)) if frames_array is not None else 1
+    )
     data = da.from_array(
         frames,
-        chunks=(1, *frame_shape),
+        chunks=(per_chunk, *frame_shape),
         name=name,
         lock=False,
         asarray=True,
@@ -170,7 +200,8 @@ def load(
         ),
         "run_uid": ("slot", np.array([run.uid if run else "" for run in present], dtype=str)),
     }
-    common = {key: value for key, value in runs[0].start.items() if key not in _PER_RUN_KEYS}
+    first_start = runs[0].start if index is None else index.start
+    common = {key: value for key, value in first_start.items() if key not in PER_RUN_KEYS}
     attrs = {**common, "timelapse_id": timelapse_id, "field": field, "stream": stream}
     return xr.DataArray(data, dims=dims, coords=coords, name=field, attrs=attrs)
 
@@ -178,10 +209,11 @@ def load(
 def catalog_timelapses(client: Any) -> list[TiledTimelapse]:
     """Describe the timelapses in a Tiled container, earliest first.
 
-    Only metadata is read: ``distinct`` counts per timelapse id and outcome, and
-    a one-run page sorted by slot time for the first and last slot. A server that
-    does not support ``distinct`` is answered by paging through the runs'
-    metadata instead.
+    Only metadata is read: ``distinct`` counts per timelapse id, then for a
+    timelapse with an index (written by TiledSink) its table of slots, for the
+    others ``distinct`` counts per outcome and a one-run page sorted by slot time
+    for the first and last slot. A server that does not support ``distinct`` is
+    answered by paging through the runs' metadata instead.
 
     Parameters
     ----------
@@ -198,7 +230,10 @@ def catalog_timelapses(client: Any) -> list[TiledTimelapse]:
     except _DistinctUnsupported:
         timelapses = _list_by_paging(client)
     else:
-        timelapses = [_describe_timelapse(client, tid, runs) for tid, runs in found.items()]
+        timelapses = [
+            _describe_from_index(client, tid, runs) or _describe_timelapse(client, tid, runs)
+            for tid, runs in found.items()
+        ]
     return sorted(timelapses, key=_earliest_first)
 
 
@@ -209,6 +244,10 @@ class _Run:
     uid: str
     start: Mapping[str, Any]
     stop: Mapping[str, Any] | None
+    frame_rows: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    """From an index: ``"<stream>/<field>"`` -> the row of its array holding the frame."""
+    frame_shapes: Mapping[str, Sequence[int]] = dataclasses.field(default_factory=dict)
+    """From an index: ``"<stream>/<field>"`` -> the data key's shape."""
 
     @property
     def slot(self) -> int:
@@ -230,7 +269,7 @@ class _Run:
 
 
 def _find_runs(client: Any, timelapse_id: str) -> list[_Run]:
-    """The runs of the timelapse that have a slot, by slot index; duplicates refused."""
+    """The runs of the timelapse that have a slot, by slot index, from their metadata."""
     results = client.search(Key(_TIMELAPSE_ID) == timelapse_id)
     runs = [
         _Run(uid, run.metadata["start"], run.metadata.get("stop"))
@@ -242,7 +281,27 @@ def _find_runs(client: Any, timelapse_id: str) -> list[_Run]:
             f"no run of a slot in Tiled has timelapse_id {timelapse_id!r}; "
             f"known: {_known_ids(client)}"
         )
-    runs.sort(key=lambda run: run.slot)
+    return sorted(runs, key=lambda run: run.slot)
+
+
+def _indexed_runs(index: SlotIndex) -> list[_Run]:
+    """The runs the timelapse's index lists, by slot index, as :func:`_find_runs` gives them."""
+    runs = []
+    for row in index.rows:
+        start = {"uid": row["run_uid"], "time": row["time"], "slot_index": row["slot_index"]}
+        start.update(
+            (key, row[key])
+            for key in ("scheduled_timestamp", "lateness")
+            if not np.isnan(row[key])
+        )
+        if row["scheduled_time"]:
+            start["scheduled_time"] = row["scheduled_time"]
+        stop = {"exit_status": row["exit_status"], "num_events": row["num_events"]}
+        runs.append(_Run(row["run_uid"], start, stop, row["frame_rows"], row["frame_shapes"]))
+    return sorted(runs, key=lambda run: run.slot)
+
+
+def _refuse_duplicates(timelapse_id: str, runs: Sequence[_Run]) -> None:
     by_slot: defaultdict[int, list[str]] = defaultdict(list)
     for run in runs:
         by_slot[run.slot].append(run.uid)
@@ -255,14 +314,29 @@ def _find_runs(client: Any, timelapse_id: str) -> list[_Run]:
             f"timelapse {timelapse_id!r} has several runs for the same slot ({listing}); "
             "allowed: one run per slot"
         )
-    return runs
+
+
+def _bulk_frames(
+    index: SlotIndex, run: _Run, stream: str, field: str | None
+) -> tuple[str, Any] | None:
+    """The image field and the index's array of its frames, if the index has one."""
+    prefix = f"{stream}/"
+    fields = sorted(key.removeprefix(prefix) for key in run.frame_shapes if key.startswith(prefix))
+    if field is None:
+        if len(fields) != 1:
+            return None  # _describe_frames says why
+        (field,) = fields
+    elif field not in fields:
+        return None
+    array = index.frames(stream, field)
+    return None if array is None else (field, array)
 
 
 def _describe_frames(
     client: Any, run: _Run, stream: str, field: str | None
 ) -> tuple[str, tuple[int, ...], np.dtype[Any]]:
     """The image field, its per-frame shape and dtype, from one run (metadata only)."""
-    node = _child(client, run.uid, stream)
+    node = child(client, run.uid, stream)
     data_keys: Mapping[str, Any] = node.metadata.get("data_keys", {})
     if field is None:
         candidates = sorted(
@@ -281,7 +355,7 @@ def _describe_frames(
             f"field {field!r} is not in stream {stream!r}; allowed: {', '.join(sorted(data_keys))}"
         )
     try:
-        array = _child(client, run.uid, stream, field)
+        array = child(client, run.uid, stream, field)
     except KeyError:
         raise ValueError(
             f"field {field!r} of stream {stream!r} is not an array node of its own (as a "
@@ -296,10 +370,12 @@ def _describe_frames(
 
 
 class _SlotFrames:
-    """An array-like over the slots' frames that dask slices, one slot per chunk.
+    """An array-like over the slots' frames that dask slices.
 
-    Indexing reads from Tiled only the frames (and the region of them) asked for;
-    slots without a run read as NaN.
+    Indexing reads from Tiled only the frames (and the region of them) asked for:
+    those in the index's array (``bulk``, at ``bulk_rows``) in one request per
+    range of consecutive rows, the others one request each from their run; slots
+    without a run read as NaN.
     """
 
     def __init__(
@@ -312,6 +388,8 @@ class _SlotFrames:
         uids: Sequence[str | None],
         frame_shape: tuple[int, ...],
         dtype: np.dtype[Any],
+        bulk: Any | None = None,
+        bulk_rows: Sequence[int | None] = (),
     ) -> None:
         self.client = client
         self.stream = stream
@@ -320,6 +398,8 @@ class _SlotFrames:
         self.uids = list(uids)
         self.frame_shape = frame_shape
         self.dtype = dtype
+        self.bulk: Any = bulk
+        self.bulk_rows = list(bulk_rows) if bulk is not None else [None] * len(self.uids)
         self.shape = (len(self.uids), *frame_shape)
         self.ndim = len(self.shape)
 
@@ -328,11 +408,18 @@ class _SlotFrames:
         which, region = key[0], key[1:]
         positions = range(len(self.uids))[which]
         if isinstance(positions, int):
-            return self._frame(positions, region)
+            return self._read([positions], region)[0]
+        return self._read(list(positions), region)
+
+    def _read(self, positions: list[int], region: tuple[Any, ...]) -> np.ndarray[Any, Any]:
         region_shape = np.broadcast_to(np.empty((), dtype=bool), self.frame_shape)[region].shape
         stacked = np.empty((len(positions), *region_shape), dtype=self.dtype)
-        for out, position in enumerate(positions):
-            stacked[out] = self._frame(position, region)
+        in_bulk = [(out, self.bulk_rows[p]) for out, p in enumerate(positions)]
+        for outs, rows in _consecutive([(out, row) for out, row in in_bulk if row is not None]):
+            stacked[outs] = self.bulk[(slice(rows[0], rows[-1] + 1), *region)]
+        for out, row in in_bulk:
+            if row is None:
+                stacked[out] = self._frame(positions[out], region)
         return stacked
 
     def _frame(self, position: int, region: tuple[Any, ...]) -> np.ndarray[Any, Any]:
@@ -340,7 +427,7 @@ class _SlotFrames:
         if uid is None:
             return np.full(self.frame_shape, np.nan, dtype=self.dtype)[region]
         try:
-            array = _child(self.client, uid, self.stream, self.field)
+            array = child(self.client, uid, self.stream, self.field)
         except KeyError as error:
             raise LookupError(
                 f"slot {slot}: run {uid} has no field {self.field!r} in stream {self.stream!r}"
@@ -353,16 +440,16 @@ class _SlotFrames:
         return np.asarray(array[(0, *region)], dtype=self.dtype)
 
 
-def _child(client: Any, *path: str) -> Any:
-    """The node at ``path`` under ``client``, in one request."""
-    if isinstance(client, Container):
-        # CatalogOfBlueskyRuns reads a tuple as several uids; the base lookup walks
-        # the path in one request.
-        return Container.__getitem__(client, path)
-    node = client
-    for key in path:
-        node = node[key]
-    return node
+def _consecutive(pairs: list[tuple[int, int]]) -> list[tuple[list[int], list[int]]]:
+    """``(out, row)`` pairs grouped where both go up by one: ``(outs, rows)`` per group."""
+    groups: list[tuple[list[int], list[int]]] = []
+    for out, row in pairs:
+        if groups and groups[-1][0][-1] + 1 == out and groups[-1][1][-1] + 1 == row:
+            groups[-1][0].append(out)
+            groups[-1][1].append(row)
+        else:
+            groups.append(([out], [row]))
+    return groups
 
 
 def _scheduled_timestamp(run: _Run | None) -> float | None:
@@ -376,15 +463,12 @@ def _scheduled_timestamp(run: _Run | None) -> float | None:
 
 def _times(timestamps: Sequence[float | None]) -> np.ndarray[Any, Any]:
     """UTC datetime64[ns] from POSIX timestamps, to the microsecond (NaT for None)."""
-    return np.array(
-        [
-            _NOT_A_TIME
-            if timestamp is None
-            else np.datetime64(round(timestamp * 1_000_000), "us").astype("datetime64[ns]")
-            for timestamp in timestamps
-        ],
-        dtype="datetime64[ns]",
-    )
+    seconds = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
+    known = ~np.isnan(seconds)
+    times = np.full(len(seconds), _NOT_A_TIME, dtype="datetime64[ns]")
+    micros = np.round(seconds[known] * 1_000_000).astype(np.int64)
+    times[known] = micros.astype("datetime64[us]").astype("datetime64[ns]")
+    return times
 
 
 def _float(value: Any) -> float:
@@ -422,6 +506,23 @@ def _describe_timelapse(client: Any, timelapse_id: str, runs: int) -> TiledTimel
     }
 
 
+def _describe_from_index(client: Any, timelapse_id: str, runs: int) -> TiledTimelapse | None:
+    """The description from the timelapse's index; None if it has none."""
+    index = read_slot_index(client, timelapse_id)
+    if index is None or not index.rows:
+        return None
+    timed = [row for row in index.rows if not np.isnan(row["scheduled_timestamp"])]
+    first = min(timed, key=lambda row: row["scheduled_timestamp"], default=None)
+    last = max(timed, key=lambda row: row["scheduled_timestamp"], default=None)
+    return {
+        "timelapse_id": timelapse_id,
+        "first_scheduled_time": None if first is None else _slot_time(first),
+        "last_scheduled_time": None if last is None else _slot_time(last),
+        "runs": runs,
+        "succeeded": sum(row["exit_status"] == "success" for row in index.rows),
+    }
+
+
 def _list_by_paging(client: Any) -> list[TiledTimelapse]:
     """The same description as :func:`catalog_timelapses`, from every run's metadata."""
     found: dict[str, TiledTimelapse] = {}
@@ -451,7 +552,7 @@ def _list_by_paging(client: Any) -> list[TiledTimelapse]:
 
 
 def _slot_time(start: Mapping[str, Any]) -> datetime | None:
-    if start.get("scheduled_time") is not None:
+    if start.get("scheduled_time"):
         return datetime.fromisoformat(start["scheduled_time"]).astimezone(UTC)
     if start.get("scheduled_timestamp") is not None:
         return datetime.fromtimestamp(start["scheduled_timestamp"], UTC)
