@@ -38,10 +38,14 @@ def json_state_files(directory: Path) -> list[Path]:
 
 def json_snapshots(directory: Path, timelapse_id: str) -> list[Path]:
     """The JSON snapshots of ``timelapse_id`` under ``directory/snapshots``, oldest first."""
-    prefix = f"{timelapse_id}.json."
+    return numbered_files(directory / "snapshots", f"{timelapse_id}.json.")
+
+
+def numbered_files(directory: Path, prefix: str) -> list[Path]:
+    """The files ``<prefix><n>`` in ``directory`` (n a whole number), by increasing n."""
     numbered = []
     try:
-        entries = list(os.scandir(directory / "snapshots"))
+        entries = list(os.scandir(directory))
     except FileNotFoundError:
         return []
     for entry in entries:

@@ -47,7 +47,7 @@ from ._database import (
     transaction,
     write_state,
 )
-from ._json_files import json_state_files, read_json_state
+from ._json_files import json_state_files, numbered_files, read_json_state
 from ._migrations import CorruptStoreError, UnsupportedVersionError
 from ._state import SlotRecord, TimelapseState, validate_timelapse_id
 
@@ -226,16 +226,7 @@ class TimelapseStore:
     def snapshots(self, timelapse_id: str) -> builtins.list[Path]:
         """The snapshot files of ``timelapse_id``, oldest first."""
         prefix = f"{validate_timelapse_id(timelapse_id)}.db."
-        numbered = []
-        try:
-            entries = builtins.list(os.scandir(self.snapshot_directory))
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            number = entry.name[len(prefix) :]
-            if entry.name.startswith(prefix) and number.isdigit() and number.isascii():
-                numbered.append((int(number), Path(entry.path)))
-        return [path for _, path in sorted(numbered)]
+        return numbered_files(self.snapshot_directory, prefix)
 
     # -- writing -------------------------------------------------------------------
 
