@@ -234,7 +234,7 @@ def test_a_stopped_run_resumes_and_completes_without_repeating_a_slot(tmp_path, 
         slots = [
             run.metadata["start"]["slot_index"]
             for run in runs.values()
-            if run.metadata["start"].get("timelapse_id") == timelapse_id
+            if run.metadata.get("start", {}).get("timelapse_id") == timelapse_id  # not timelapses/
         ]
     assert sorted(slots) == sorted(set(slots))  # no slot twice
     assert set(acquired) <= set(slots)

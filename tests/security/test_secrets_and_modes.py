@@ -176,7 +176,8 @@ def test_store_metadata_journal_and_server_files_are_private(finished: Finished)
     for directory in directories:
         assert _mode(directory) == 0o700, directory
     files = [
-        data_dir / "timelapses" / f"{TIMELAPSE_ID}.json",
+        data_dir / "timelapses" / "timelapses.db",
+        *sorted((data_dir / "timelapses").glob("timelapses.db-*")),
         *sorted((data_dir / "timelapses" / "snapshots").iterdir()),
         data_dir / "md.json",
         data_dir / "journal" / HEALTH_FILE,
