@@ -1,4 +1,4 @@
-"""OME-Zarr (NGFF 0.5) read back with zarr and validated with yaozarrs."""
+"""OME-Zarr (NGFF 0.5) validated with yaozarrs, read back with ome-zarr's reader and zarr."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import yaozarrs
 import zarr
+from ome_zarr.io import parse_url
+from ome_zarr.reader import Reader
 
 from bluesky_timelapse.products import ATTRIBUTES_KEY, Tone, write_ome_zarr
 from timelapse_frames import failing_at, gray_levels, timelapse_array
@@ -29,6 +31,26 @@ def test_mono_frames_keep_their_values_with_t_c_y_x_and_slot_times(tmp_path: Pat
     kept = group.attrs[ATTRIBUTES_KEY]
     assert kept["slot"] == list(range(6))
     assert kept["scheduled_time"][1] == "2026-06-01T04:10:00.000000Z"
+
+
+def test_ome_zarr_reader_sees_the_image_and_t_runs_with_the_slot_times(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(5).integers(0, 255, (5, 12, 16, 3), dtype=np.uint8)
+    frames = timelapse_array(rgb, minutes_apart=15)
+    path = write_ome_zarr(frames, tmp_path / "r.ome.zarr", progress=False)
+    (image,) = Reader(parse_url(str(path)))()
+    assert [axis["name"] for axis in image.metadata["axes"]] == ["t", "c", "y", "x"]
+    assert image.metadata["channel_names"] == ["red", "green", "blue"]
+    (level,) = image.data
+    assert np.array_equal(np.asarray(level), np.moveaxis(rgb, -1, 1))
+    ((transform,),) = image.metadata["coordinateTransformations"]
+    t_coordinates = np.arange(5) * transform["scale"][0]
+    since_first = (frames["scheduled_time"] - frames["scheduled_time"][0]).values
+    assert np.array_equal(t_coordinates, since_first / np.timedelta64(1, "s"))
+    kept = zarr.open_group(str(path), mode="r").attrs[ATTRIBUTES_KEY]["scheduled_time"]
+    assert np.array_equal(
+        np.array([when.rstrip("Z") for when in kept], dtype="datetime64[ns]"),
+        frames["scheduled_time"].values,
+    )
 
 
 def test_colour_frames_have_three_channels_and_a_display_window(tmp_path: Path) -> None:
