@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
+import stamina
 import yaozarrs
 import zarr
 from bluesky import RunEngine
@@ -21,6 +21,7 @@ from bluesky_timelapse.products import Tone
 from bluesky_timelapse.schedules import every
 from bluesky_timelapse.specs import SPEC_TO_MIMETYPE
 from bluesky_timelapse.tiled import load
+from video_decoding import decoded
 
 SLOTS = 8
 
@@ -51,12 +52,9 @@ def test_a_video_of_every_frame_from_tiled(
     assert export(data_dir, garden, str(out), "--fps", "4", "--label", "{slot}") == 0
     frames = load(tiled_client, garden)  # (slot, 48, 64) uint16
     expected = Tone().fit(frames)(frames.values)  # the same tone for every frame
-    with av.open(str(out)) as container:
-        stream = container.streams.video[0]
-        assert stream.average_rate == 4
-        decoded = [frame.to_ndarray(format="gray") for frame in container.decode(stream)]
-    assert len(decoded) == SLOTS
-    for image, frame in zip(decoded, expected, strict=True):
+    images, meta = decoded(out)
+    assert meta["fps"] == 4 and len(images) == SLOTS
+    for image, frame in zip(images, expected, strict=True):
         top = slice(0, 30)  # above the label
         assert abs(image[top].astype(float).mean() - frame[top].mean()) < 4
 
@@ -100,6 +98,56 @@ def test_ome_zarr_of_a_time_range(
     assert np.array_equal(data[:, 0], frames.values[3:])
 
 
+def test_a_cropped_scaled_video(garden: str, data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "crop.webm"
+    assert export(data_dir, garden, str(out), "--crop", "8:40,0:32", "--scale", "0.5") == 0
+    images, meta = decoded(out)
+    assert meta["size"] == (16, 16) and len(images) == SLOTS
+
+
+def test_an_unreadable_frame_fails_the_export_or_is_skipped_and_named(
+    tiled_client, data_root: Path, data_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    camera = SimCamera(
+        name="cam", root=str(data_root), write_path_template="export-broken", writer="tiff",
+        shape=(16, 16),
+    )  # fmt: skip
+    RE = RunEngine({})
+    RE.subscribe(TiledWriter(tiled_client, spec_to_mimetype=SPEC_TO_MIMETYPE))
+    schedule = every(0.1, count=4, start=datetime.now(UTC) + timedelta(seconds=0.2))
+    RE(timelapse([camera], schedule.to_dict(), store=str(tmp_path / "store"),
+                 timelapse_id="export-broken"))  # fmt: skip
+    tiffs = sorted(
+        (data_root / "export-broken").rglob("*.tiff"), key=lambda f: f.stat().st_mtime_ns
+    )
+    assert len(tiffs) == 4
+    tiffs[2].unlink()  # slot 2's frame is gone from the disk Tiled reads it from
+    out = tmp_path / "broken.mp4"
+    stamina.set_testing(True, attempts=3)  # retried at once, not for 45 s
+    try:
+        assert export(data_dir, "export-broken", str(out)) == 1
+        assert "a frame could not be read" in capsys.readouterr().err and not out.exists()
+        assert export(data_dir, "export-broken", str(out), "--skip-unreadable") == 0
+    finally:
+        stamina.set_testing(False)
+    err = capsys.readouterr().err
+    assert "warning: 1 of 4 frames could not be read and were left out: slot 2 (" in err
+    assert len(decoded(out)[0]) == 3
+
+
+def test_an_unwritable_output_fails_before_reading(
+    garden: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert export(data_dir, garden, str(tmp_path / "missing" / "t.mp4")) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "missing does not exist" in err
+    (tmp_path / "a-file").write_text("")
+    assert export(data_dir, garden, str(tmp_path / "a-file" / "t.mp4")) == 1
+    assert "is not a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
 def test_bad_arguments_exit_before_writing(
     garden: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -118,3 +166,9 @@ def test_bad_arguments_exit_before_writing(
     with pytest.raises(SystemExit):
         export(data_dir, garden, str(tmp_path / "z.mp4"), "--start", "2026-01-01T00:00")
     assert "has no time zone" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        export(data_dir, garden, str(tmp_path / "z.mp4"), "--crop", "0:10")
+    assert "give Y0:Y1,X0:X1" in capsys.readouterr().err
+    assert export(data_dir, garden, str(tmp_path / "z.mp4"), "--scale", "20") == 1
+    assert "scale 20.0 is not allowed" in capsys.readouterr().err
+    assert not (tmp_path / "z.mp4").exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import dask.array as da
 import numpy as np
@@ -32,12 +32,16 @@ def gray_levels(count: int, height: int = 31, width: int = 47, step: int = 1000)
     return timelapse_array(np.broadcast_to(levels, (count, height, width)).copy())
 
 
-def failing_at(count: int, bad: int, shape: tuple[int, int] = (16, 16)) -> xr.DataArray:
-    """Frames whose ``bad``-th raises when read, as a Tiled request that fails."""
+def failing_at(
+    count: int, bad: int | Collection[int], shape: tuple[int, int] = (16, 16)
+) -> xr.DataArray:
+    """Frames ``index * 10`` whose ``bad``-th (or those in ``bad``) raise when read, as a
+    Tiled request that fails."""
+    unreadable = {bad} if isinstance(bad, int) else set(bad)
 
     def block(index: int) -> Callable[[], np.ndarray]:
         def read() -> np.ndarray:
-            if index == bad:
+            if index in unreadable:
                 raise OSError(f"frame {index}: the server went away")
             return np.full((1, *shape), index * 10, np.uint16)
 

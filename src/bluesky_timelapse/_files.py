@@ -96,6 +96,25 @@ def atomic_write(
         fsync_directory(path.parent)
 
 
+def check_writable(path: Path | str) -> None:
+    """Refuse ``path`` unless its directory exists and this process may create files there.
+
+    Raises
+    ------
+    NotADirectoryError, FileNotFoundError, PermissionError
+        Naming ``path`` and what is wrong with its directory.
+    """
+    directory = Path(path).absolute().parent
+    if directory.is_file() or any(parent.is_file() for parent in directory.parents):
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {directory} is not a directory")
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {str(path)!r}: its directory {directory} does not exist"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {str(path)!r}: {directory} is not writable")
+
+
 @contextmanager
 def written_then_renamed(path: Path | str, *, overwrite: bool = False) -> Iterator[Path]:
     """``with written_then_renamed(path) as partial:`` write ``partial``; it becomes ``path``.
@@ -116,6 +135,7 @@ def written_then_renamed(path: Path | str, *, overwrite: bool = False) -> Iterat
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; choose another name or allow overwriting")
+    check_writable(path)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}{path.suffix}")
     try:
         yield partial

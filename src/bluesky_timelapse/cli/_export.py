@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._files import check_writable
 from ..data_dir import DataDirectory
 from ._options import add_data_dir_option, positive_float, positive_int
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 PICTURES = ("sheet", "keogram", "startrails")
 """The kinds of ``.png`` export, one flag each."""
@@ -48,6 +53,17 @@ def add_export(commands: Any) -> None:
     export.add_argument("--start", type=_aware_time, help="first scheduled time (ISO 8601)")
     export.add_argument("--end", type=_aware_time, help="scheduled times before this (ISO 8601)")
     export.add_argument("--every", type=positive_int, default=1, help="every k-th slot")
+    export.add_argument(
+        "--crop", type=_crop, metavar="Y0:Y1,X0:X1", help="rows Y0 to Y1, columns X0 to X1"
+    )
+    export.add_argument(
+        "--scale", type=float, default=1.0, help="resize each frame by this factor (0-8]"
+    )
+    export.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="leave out a frame that cannot be read (and name it) instead of failing",
+    )
     contrast = export.add_mutually_exclusive_group()
     contrast.add_argument(
         "--range",
@@ -74,16 +90,9 @@ def add_export(commands: Any) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from ..products import (
-        Tone,
-        contact_sheet,
-        keogram,
-        select,
-        star_trails,
-        write_gif,
-        write_ome_zarr,
-        write_video,
-    )
+    import httpx
+
+    from ..products import Tone, UnreadableFrameWarning, select
     from ..session import choose_tiled
     from ..tiled import load, tiled_settings
 
@@ -110,6 +119,7 @@ def _run_export(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    check_writable(args.out)
     paths = DataDirectory.given(args.data_dir)
     server, client_factory, _ = choose_tiled(paths, tiled_settings(args.tiled_uri))
     try:
@@ -118,47 +128,96 @@ def _run_export(args: argparse.Namespace) -> int:
         except LookupError as err:  # no such timelapse, or field
             print(f"bluesky-timelapse export: error: {err.args[0]}", file=sys.stderr)
             return 1
-        frames = select(frames, slots=args.slots, start=args.start, end=args.end, every=args.every)
+        frames = select(
+            frames,
+            slots=args.slots,
+            start=args.start,
+            end=args.end,
+            every=args.every,
+            crop=args.crop,
+            scale=args.scale,
+        )
         common: dict[str, Any] = {
             "tone": tone,
             "overwrite": args.overwrite,
             "progress": not args.no_progress,
+            "unreadable": "skip" if args.skip_unreadable else "raise",
         }
-        if picture == "sheet":
-            contact_sheet(frames, args.out, time_zone=args.time_zone, **common)
-        elif picture == "keogram":
-            keogram(frames, args.out, column=args.column, row=args.row, **common)
-        elif picture == "startrails":
-            star_trails(frames, args.out, **common)
-        elif args.out.name.endswith(".ome.zarr"):
-            write_ome_zarr(frames, args.out, **common)
-        elif suffix == ".gif":
-            write_gif(
-                frames,
-                args.out,
-                fps=args.fps or 10.0,
-                duration=args.duration,
-                width=args.width,
-                max_bytes=args.max_bytes,
-                label=args.label,
-                time_zone=args.time_zone,
-                **common,
-            )
-        else:
-            write_video(
-                frames,
-                args.out,
-                fps=args.fps,
-                duration=args.duration,
-                label=args.label,
-                time_zone=args.time_zone,
-                **common,
-            )
+        with warnings.catch_warnings(record=True, category=UnreadableFrameWarning) as skipped:
+            try:
+                _write(args, picture, frames, common)
+            except httpx.HTTPError as err:  # a frame Tiled could not serve
+                print(
+                    f"bluesky-timelapse export: error: a frame could not be read ({err}); "
+                    f"{args.out} was not written (--skip-unreadable leaves such frames out)",
+                    file=sys.stderr,
+                )
+                return 1
+        for warning in skipped:
+            print(f"bluesky-timelapse export: warning: {warning.message}", file=sys.stderr)
     finally:
         if server is not None:
             server.stop()
     print(f"{args.out} ({frames.sizes['slot']} frames of timelapse {args.timelapse_id})")
     return 0
+
+
+def _write(
+    args: argparse.Namespace, picture: str | None, frames: xr.DataArray, common: dict[str, Any]
+) -> None:
+    """Write the product ``args`` ask for."""
+    from ..products import (
+        contact_sheet,
+        keogram,
+        star_trails,
+        write_gif,
+        write_ome_zarr,
+        write_video,
+    )
+
+    if picture == "sheet":
+        contact_sheet(frames, args.out, time_zone=args.time_zone, **common)
+    elif picture == "keogram":
+        keogram(frames, args.out, column=args.column, row=args.row, **common)
+    elif picture == "startrails":
+        star_trails(frames, args.out, **common)
+    elif args.out.name.endswith(".ome.zarr"):
+        write_ome_zarr(frames, args.out, **common)
+    elif args.out.suffix.lower() == ".gif":
+        write_gif(
+            frames,
+            args.out,
+            fps=args.fps or 10.0,
+            duration=args.duration,
+            width=args.width,
+            max_bytes=args.max_bytes,
+            label=args.label,
+            time_zone=args.time_zone,
+            **common,
+        )
+    else:
+        write_video(
+            frames,
+            args.out,
+            fps=args.fps,
+            duration=args.duration,
+            label=args.label,
+            time_zone=args.time_zone,
+            **common,
+        )
+
+
+def _crop(text: str) -> tuple[slice, slice]:
+    rows, comma, columns = text.partition(",")
+    try:
+        if not comma:
+            raise argparse.ArgumentTypeError("")
+        return _slot_range(rows), _slot_range(columns)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; give Y0:Y1,X0:X1 (rows, then columns; an end may be "
+            "left out, e.g. 0:480,100:)"
+        ) from None
 
 
 def _slot_range(text: str) -> slice:

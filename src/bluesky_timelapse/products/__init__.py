@@ -15,7 +15,7 @@ bar and writes its file under a temporary name renamed when complete::
     inline("garden.mp4")  # in a notebook: the video plays in the cell
 """
 
-from ._frames import Frame, select, stream
+from ._frames import Frame, Unreadable, UnreadableFrameWarning, select, stream
 from ._gif import write_gif
 from ._inline import inline
 from ._ome_zarr import ATTRIBUTES_KEY, write_ome_zarr
@@ -29,6 +29,8 @@ __all__ = [
     "Frame",
     "Tone",
     "ToneMap",
+    "Unreadable",
+    "UnreadableFrameWarning",
     "contact_sheet",
     "inline",
     "keogram",

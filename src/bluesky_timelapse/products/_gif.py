@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .._checks import check_time_zone
 from .._files import written_then_renamed
 from ._drawing import burn_in, picture
-from ._frames import colour_channels, stream
+from ._frames import Unreadable, check_unreadable, colour_channels, read, stream
 from ._tone import Tone, ToneMap
 from ._video import _check_label, _frame_rate
 
@@ -39,6 +39,7 @@ def write_gif(
     time_zone: str = "UTC",
     overwrite: bool = False,
     progress: bool = True,
+    unreadable: Unreadable = "raise",
 ) -> Path:
     """Encode ``frames`` as an animated GIF that loops.
 
@@ -55,7 +56,7 @@ def write_gif(
     max_bytes
         The largest file allowed: an encoding that comes out larger is made again
         smaller (the area scaled by the ratio), up to :data:`ATTEMPTS` times.
-    tone, label, time_zone, overwrite, progress
+    tone, label, time_zone, overwrite, progress, unreadable
         As for :func:`write_video`.
 
     Raises
@@ -75,13 +76,14 @@ def write_gif(
         ):
             raise ValueError(f"{name} {value!r} is not allowed; allowed: a whole number >= 1")
     time_zone = check_time_zone(time_zone)
+    check_unreadable(unreadable)
     if label is not None:
         _check_label(label)
     mono = colour_channels(frames) == 1
-    tone_map = (tone or Tone()).fit(frames)
+    tone_map = (tone or Tone()).fit(frames, unreadable)
     height, own_width = frames.shape[1], frames.shape[2]
     size = (width or own_width, max(1, round((width or own_width) * height / own_width)))
-    palette = _palette(frames, tone_map, size, mono)
+    palette = _palette(frames, tone_map, size, mono, unreadable)
     import av  # imported here: only videos need it
 
     with written_then_renamed(path, overwrite=overwrite) as partial:
@@ -91,7 +93,10 @@ def write_gif(
                 gif.width, gif.height, gif.pix_fmt = size[0], size[1], "pal8"
                 argb = _argb(palette)
                 for frame in tqdm(
-                    stream(frames), total=frames.sizes["slot"], disable=not progress, unit="frame"
+                    stream(frames, unreadable=unreadable),
+                    total=frames.sizes["slot"],
+                    disable=not progress,
+                    unit="frame",
                 ):
                     image = picture(frame.pixels, tone_map).resize(size, Image.Resampling.LANCZOS)
                     if label is not None:
@@ -122,7 +127,11 @@ def write_gif(
 
 
 def _palette(
-    frames: xr.DataArray, tone: ToneMap, size: tuple[int, int], mono: bool
+    frames: xr.DataArray,
+    tone: ToneMap,
+    size: tuple[int, int],
+    mono: bool,
+    unreadable: Unreadable,
 ) -> Image.Image:
     """A ``P`` image whose palette serves every frame: the greys, or fitted on a sample."""
     if mono:
@@ -130,8 +139,11 @@ def _palette(
         palette.putpalette(bytes(level for level in range(256) for _ in range(3)))
         return palette
     count = frames.sizes["slot"]
-    positions = np.unique(np.linspace(0, count - 1, min(16, count)).round()).astype(int)
-    sample = [picture(pixels, tone).resize(size) for pixels in frames.isel(slot=positions).values]
+    spread = np.unique(np.linspace(0, count - 1, min(16, count)).round()).astype(int)
+    sampled = read(frames, [int(position) for position in spread], unreadable)
+    if not sampled:
+        raise ValueError(f"none of the {len(spread)} frames sampled for the palette could be read")
+    sample = [picture(pixels, tone).resize(size) for _, pixels in sampled]
     mosaic = Image.new("RGB", (size[0], size[1] * len(sample)))
     for row, image in enumerate(sample):
         mosaic.paste(image.convert("RGB"), (0, row * size[1]))

@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+import zarr
 from tqdm.auto import tqdm
 
 from .._files import written_then_renamed
-from ._frames import as_rgb_or_gray, colour_channels, stream
+from ._frames import Unreadable, as_rgb_or_gray, check_unreadable, colour_channels, stream
 from ._tone import Tone
 
 ATTRIBUTES_KEY = "bluesky_timelapse"
@@ -31,6 +32,7 @@ def write_ome_zarr(
     tone: Tone | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    unreadable: Unreadable = "raise",
 ) -> Path:
     """Write ``frames`` as an OME-Zarr image, one chunk per frame.
 
@@ -47,12 +49,16 @@ def write_ome_zarr(
         Replace an existing group (default: refuse).
     progress
         Show a progress bar.
+    unreadable
+        ``"raise"``: a frame that cannot be read stops it and nothing is written;
+        ``"skip"``: such a frame is left out (its plane stays 0), and an
+        :class:`UnreadableFrameWarning` names it at the end.
 
     Returns
     -------
     Path
         ``path``, with ``attributes[ATTRIBUTES_KEY]`` listing ``slot`` and
-        ``scheduled_time`` (ISO 8601, UTC) per frame.
+        ``scheduled_time`` (ISO 8601, UTC) per frame, and the ``unreadable`` slots.
     """
     from yaozarrs import DimSpec, v05
     from yaozarrs.write.v05 import prepare_image
@@ -62,9 +68,10 @@ def write_ome_zarr(
         raise ValueError(
             f"OME-Zarr {str(path)!r} is not allowed; allowed: a name ending .ome.zarr"
         )
+    check_unreadable(unreadable)
     channels = colour_channels(frames)
     count, height, width = frames.shape[:3]
-    window = (tone or Tone()).fit(frames)
+    window = (tone or Tone()).fit(frames, unreadable)
     times = frames["scheduled_time"].values if "scheduled_time" in frames.coords else None
     dims = [
         DimSpec(name="t", size=count, scale=_interval(times), unit="second", type="time"),
@@ -99,6 +106,7 @@ def write_ome_zarr(
             "scheduled_time": None if times is None else [
                 str(np.datetime_as_string(when, unit="us")) + "Z" for when in times
             ],
+            "unreadable": [],
         }
     }  # fmt: skip
     with written_then_renamed(path, overwrite=overwrite) as partial:
@@ -111,13 +119,21 @@ def write_ome_zarr(
             extra_attributes=attributes,
         )
         array = arrays["0"]
-        for position, frame in enumerate(
-            tqdm(stream(frames), total=count, disable=not progress, unit="frame")
+        written = set()
+        for frame in tqdm(
+            stream(frames, unreadable=unreadable), total=count, disable=not progress, unit="frame"
         ):
             pixels = as_rgb_or_gray(frame.pixels)
-            array[position] = (
+            array[frame.position] = (
                 pixels[np.newaxis] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)
             )
+            written.add(frame.position)
+        if len(written) < count:
+            attributes[ATTRIBUTES_KEY]["unreadable"] = [
+                int(slot) for position, slot in enumerate(frames["slot"].values)
+                if position not in written
+            ]  # fmt: skip
+            zarr.open_group(str(partial), mode="r+").attrs.update(attributes)
     return path
 
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .._checks import check_time_zone
 from .._files import written_then_renamed
 from ._drawing import picture
-from ._frames import Frame, as_rgb_or_gray, colour_channels, stream
+from ._frames import Frame, Unreadable, as_rgb_or_gray, check_unreadable, colour_channels, stream
 from ._tone import Tone, ToneMap
 
 CAPTION = "{time:%Y-%m-%d %H:%M}"
@@ -37,6 +37,7 @@ def contact_sheet(
     tone: Tone | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    unreadable: Unreadable = "raise",
 ) -> Path:
     """A grid of every k-th frame, k chosen so that at most ``tiles`` fit, each captioned.
 
@@ -62,17 +63,22 @@ def contact_sheet(
         Replace an existing file (default: refuse).
     progress
         Show a progress bar.
+    unreadable
+        ``"raise"``: a frame that cannot be read stops it and nothing is written;
+        ``"skip"``: its tile stays black, captioned "unreadable", and an
+        :class:`UnreadableFrameWarning` names it at the end.
     """
     for name, value in (("tiles", tiles), ("columns", columns), ("tile_width", tile_width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} {value!r} is not allowed; allowed: a whole number >= 1")
     time_zone = check_time_zone(time_zone)
+    check_unreadable(unreadable)
     colour_channels(frames)
     count = frames.sizes["slot"]
     every = max(1, math.ceil(count / tiles))
     chosen = frames.isel(slot=slice(None, None, every))
     columns = min(columns, chosen.sizes["slot"])
-    tone_map = (tone or Tone()).fit(frames)
+    tone_map = (tone or Tone()).fit(frames, unreadable)
     tile_height = max(1, round(tile_width * frames.shape[1] / frames.shape[2]))
     font_size = max(10, tile_width // 16)
     font = ImageFont.load_default(size=font_size)
@@ -82,16 +88,25 @@ def contact_sheet(
         "RGB", (columns * tile_width, rows * (tile_height + caption_height)), "black"
     )
     draw = ImageDraw.Draw(sheet)
-    for position, frame in enumerate(
-        tqdm(stream(chosen), total=chosen.sizes["slot"], disable=not progress, unit="frame")
-    ):
-        left = (position % columns) * tile_width
-        top = (position // columns) * (tile_height + caption_height)
+
+    def corner(position: int) -> tuple[int, int]:
+        return (position % columns) * tile_width, (position // columns) * (
+            tile_height + caption_height
+        )
+
+    unfilled = set(range(chosen.sizes["slot"]))
+    for frame in _frames(chosen, progress, unreadable):
+        left, top = corner(frame.position)
         tile = picture(frame.pixels, tone_map).resize(
             (tile_width, tile_height), Image.Resampling.LANCZOS
         )
         sheet.paste(tile.convert("RGB"), (left, top))
         draw.text((left + 4, top + tile_height + 3), frame.caption(caption, time_zone), font=font)
+        unfilled.discard(frame.position)
+    for position in sorted(unfilled):
+        left, top = corner(position)
+        slot = int(chosen["slot"].values[position])
+        draw.text((left + 4, top + tile_height + 3), f"slot {slot}: unreadable", font=font)
     return _save_png(sheet, path, overwrite)
 
 
@@ -104,12 +119,16 @@ def keogram(
     tone: Tone | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    unreadable: Unreadable = "raise",
 ) -> Path:
     """One column (default the centre one) or one row of each frame, side by side in time.
 
     The picture is as many pixels wide as there are frames, time running left to
-    right, and as tall as the column (or, for a row, as the frames are wide).
+    right, and as tall as the column (or, for a row, as the frames are wide). With
+    ``unreadable="skip"`` a frame that cannot be read leaves its column black (time
+    stays true along the picture) and is named in an :class:`UnreadableFrameWarning`.
     """
+    check_unreadable(unreadable)
     height, width = frames.shape[1], frames.shape[2]
     if column is not None and row is not None:
         raise ValueError(f"column={column!r} and row={row!r}: give one of them, not both")
@@ -118,14 +137,14 @@ def keogram(
     else:
         column = width // 2 if column is None else column
         _check_index("column", column, width)
-    tone_map = (tone or Tone()).fit(frames)
+    tone_map = (tone or Tone()).fit(frames, unreadable)
     channels = colour_channels(frames)
     length = width if row is not None else height
     out = np.zeros((length, frames.sizes["slot"], channels), np.uint8)
-    for position, frame in enumerate(_frames(frames, progress)):
+    for frame in _frames(frames, progress, unreadable):
         pixels = as_rgb_or_gray(frame.pixels)
         line = pixels[row] if row is not None else pixels[:, column]
-        out[:, position] = tone_map(line).reshape(length, channels)
+        out[:, frame.position] = tone_map(line).reshape(length, channels)
     return _save_png(_image(out), path, overwrite)
 
 
@@ -136,21 +155,32 @@ def star_trails(
     tone: Tone | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    unreadable: Unreadable = "raise",
 ) -> Path:
-    """The brightest value each pixel took over the timelapse (a running maximum)."""
+    """The brightest value each pixel took over the timelapse (a running maximum).
+
+    With ``unreadable="skip"`` a frame that cannot be read is left out and named in
+    an :class:`UnreadableFrameWarning`.
+    """
+    check_unreadable(unreadable)
     colour_channels(frames)
     brightest: np.ndarray | None = None
-    for frame in _frames(frames, progress):
+    for frame in _frames(frames, progress, unreadable):
         pixels = as_rgb_or_gray(frame.pixels)
         brightest = pixels.copy() if brightest is None else np.fmax(brightest, pixels)
     assert brightest is not None  # load() never returns an empty timelapse
-    tone_map = tone.fit(frames) if tone is not None else _fit_one(brightest)
+    tone_map = tone.fit(frames, unreadable) if tone is not None else _fit_one(brightest)
     eight_bit = tone_map(brightest)
     return _save_png(_image(eight_bit.reshape(*eight_bit.shape[:2], -1)), path, overwrite)
 
 
-def _frames(frames: xr.DataArray, progress: bool) -> tqdm[Frame]:
-    return tqdm(stream(frames), total=frames.sizes["slot"], disable=not progress, unit="frame")
+def _frames(frames: xr.DataArray, progress: bool, unreadable: Unreadable) -> tqdm[Frame]:
+    return tqdm(
+        stream(frames, unreadable=unreadable),
+        total=frames.sizes["slot"],
+        disable=not progress,
+        unit="frame",
+    )
 
 
 def _fit_one(pixels: np.ndarray) -> ToneMap:

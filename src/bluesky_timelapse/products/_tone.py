@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from ._frames import Unreadable, read
+
 
 @dataclass(frozen=True)
 class ToneMap:
@@ -78,15 +80,24 @@ class Tone:
                 f"sample {self.sample!r} is not allowed; allowed: a whole number >= 1"
             )
 
-    def fit(self, frames: xr.DataArray) -> ToneMap:
-        """The mapping for ``frames`` (reads at most ``sample`` of them)."""
+    def fit(self, frames: xr.DataArray, unreadable: Unreadable = "raise") -> ToneMap:
+        """The mapping for ``frames`` (reads at most ``sample`` of them).
+
+        With ``unreadable="skip"`` a sampled frame that cannot be read is left out of
+        the sample.
+        """
         if self.low is not None and self.high is not None:
             return ToneMap(float(self.low), float(self.high))
         if frames.dtype == np.uint8:
             return ToneMap(0.0, 255.0)
         count = frames.sizes["slot"]
-        positions = np.unique(np.linspace(0, count - 1, min(self.sample, count)).round())
-        pixels = np.asarray(frames.isel(slot=positions.astype(int)).values, dtype=np.float64)
+        spread = np.unique(np.linspace(0, count - 1, min(self.sample, count)).round())
+        sampled = read(frames, [int(position) for position in spread], unreadable)
+        if not sampled:
+            raise ValueError(
+                f"none of the {len(spread)} frames sampled to fit the tone could be read"
+            )
+        pixels = np.asarray([image for _, image in sampled], dtype=np.float64)
         low, high = np.nanpercentile(pixels, self.percentiles)
         if not np.isfinite(low) or not np.isfinite(high):
             return ToneMap(0.0, 1.0)

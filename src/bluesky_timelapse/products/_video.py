@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .._checks import check_time_zone
 from .._files import written_then_renamed
 from ._drawing import burn_in, picture
-from ._frames import colour_channels, stream
+from ._frames import Unreadable, check_unreadable, colour_channels, stream
 from ._tone import Tone
 
 VIDEO_CODECS = {".mp4": ("mp4", "libx264"), ".webm": ("webm", "libvpx-vp9")}
@@ -40,6 +40,7 @@ def write_video(
     quality: int = 23,
     overwrite: bool = False,
     progress: bool = True,
+    unreadable: Unreadable = "raise",
 ) -> Path:
     """Encode ``frames`` (as :func:`~bluesky_timelapse.tiled.load` returns) as a video.
 
@@ -70,6 +71,10 @@ def write_video(
         Replace an existing file (default: refuse).
     progress
         Show a progress bar.
+    unreadable
+        ``"raise"``: a frame that cannot be read stops it and nothing is written;
+        ``"skip"``: such a frame is left out of the video, and an
+        :class:`UnreadableFrameWarning` names it at the end.
 
     Returns
     -------
@@ -93,10 +98,11 @@ def write_video(
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
         raise ValueError(f"quality {quality!r} is not allowed; allowed: a whole number 0-51")
     time_zone = check_time_zone(time_zone)
+    check_unreadable(unreadable)
     colour_channels(frames)
     if label is not None:
         _check_label(label)
-    tone_map = (tone or Tone()).fit(frames)
+    tone_map = (tone or Tone()).fit(frames, unreadable)
     container_format, encoder = VIDEO_CODECS[path.suffix.lower()]
     height, width = frames.shape[1] + frames.shape[1] % 2, frames.shape[2] + frames.shape[2] % 2
 
@@ -112,7 +118,10 @@ def write_video(
         if encoder == "libvpx-vp9":
             video.options |= {"b": "0", "row-mt": "1"}
         for frame in tqdm(
-            stream(frames), total=frames.sizes["slot"], disable=not progress, unit="frame"
+            stream(frames, unreadable=unreadable),
+            total=frames.sizes["slot"],
+            disable=not progress,
+            unit="frame",
         ):
             image = picture(frame.pixels, tone_map)
             if label is not None:
